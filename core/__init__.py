@@ -1,0 +1,1 @@
+"""Tandem: the platform core (tenancy, plugins, jobs, web)."""

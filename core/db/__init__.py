@@ -1,0 +1,1 @@
+"""Database layer: declarative base, tenant-scoped sessions, migrations."""

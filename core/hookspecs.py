@@ -1,0 +1,48 @@
+"""Every hook a Tandem plugin can implement. Signatures only.
+
+Hook names come in verb families: ``register_*`` adds something to a registry,
+``extra_*`` contributes to something core renders, ``handle_*`` reacts to an
+event. Called for a tenant, a hook reaches only the plugins that tenant has
+enabled. Each hook is documented with an example in ``docs/plugins.md``;
+``tests/test_hooks_meta.py`` fails for a hook without documentation or a test.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from core.pluginhost.markers import hookspec
+from core.pluginhost.types import Event, HomeSection
+from core.tenancy.snapshot import TenantSnapshot
+
+
+@hookspec
+def register_template_dirs() -> list[Path]:
+    """Return folders of Jinja2 templates this plugin provides.
+
+    Called when the template loader for a tenant is built (once per theme and set of
+    enabled plugins). The folders are searched after the tenant's theme and before
+    the core templates, so a theme can override a plugin's template and a plugin
+    can override a core one. Name templates ``<plugin-id>/...`` to avoid clashes.
+    """
+
+
+@hookspec
+def extra_home_sections(tenant: TenantSnapshot, locale: str) -> list[HomeSection]:
+    """Return blocks to show on the tenant's home page.
+
+    Called while rendering the home page of ``tenant`` in ``locale``. Each
+    :class:`HomeSection` names a template (from ``register_template_dirs``) and its
+    context; sections are shown by ``order``, then by plugin. Return an empty list
+    to show nothing.
+    """
+
+
+@hookspec
+def handle_event(tenant: TenantSnapshot, event: Event) -> None:
+    """React to something that happened in ``tenant``: notify, export, integrate.
+
+    Called in a background job after the change that caused ``event`` committed,
+    never inside the request. The job may be delivered more than once: use
+    ``event.id`` to act only once. An exception makes the job retry later.
+    """

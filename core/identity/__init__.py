@@ -1,0 +1,1 @@
+"""Identity: the tenant's single sign-on providers (and, later, users and sessions)."""

@@ -1,0 +1,12 @@
+"""Background jobs: dramatiq actors fed by a transactional outbox.
+
+``enqueue(session, actor, **kwargs)`` writes an outbox row in the caller's
+transaction; the relay sends it to the broker after commit; the actor runs in the
+message's tenant and marks the row completed in its own transaction, which makes
+every actor idempotent (a second delivery finds the row completed and does nothing).
+"""
+
+from core.jobs.actors import JobContext, tenant_actor
+from core.jobs.outbox import enqueue
+
+__all__ = ["JobContext", "enqueue", "tenant_actor"]

@@ -1,0 +1,55 @@
+"""Write jobs into the outbox inside the caller's transaction."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import event
+from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
+
+from core.db.sessions import TenantBoundSession
+from core.jobs.models import OutboxMessage
+
+if TYPE_CHECKING:
+    from core.jobs.actors import TenantActor
+
+_after_commit_listeners: list[Any] = []
+
+
+def enqueue(session: AsyncSession, actor: TenantActor, **kwargs: Any) -> OutboxMessage:
+    """Add a job for ``actor`` to the session's tenant; it is sent only if the session commits.
+
+    ``kwargs`` must be JSON-serialisable.
+    """
+    sync_session = session.sync_session
+    if not isinstance(sync_session, TenantBoundSession):
+        raise TypeError("jobs are enqueued from a tenant session: they run inside one tenant")
+    message = OutboxMessage(
+        tenant_id=sync_session.tenant_id, actor_name=actor.name, kwargs=kwargs
+    )
+    session.add(message)
+    sync_session.info["outbox_dirty"] = True
+    return message
+
+
+def on_outbox_commit(callback: Any) -> None:
+    """Call ``callback()`` after any session that enqueued a job commits (wakes the relay)."""
+    _after_commit_listeners.append(callback)
+
+
+def remove_outbox_commit_listener(callback: Any) -> None:
+    if callback in _after_commit_listeners:
+        _after_commit_listeners.remove(callback)
+
+
+@event.listens_for(Session, "after_commit")
+def _wake_relays(session: Session) -> None:
+    if session.info.pop("outbox_dirty", False):
+        for callback in list(_after_commit_listeners):
+            callback()
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_rolled_back(session: Session) -> None:
+    session.info.pop("outbox_dirty", None)

@@ -1,0 +1,84 @@
+"""Process-wide settings, read from ``TANDEM_*`` environment variables.
+
+Development defaults are safe to run on a laptop; ``TANDEM_ENV=production``
+refuses to start with the development secret key.
+"""
+
+from __future__ import annotations
+
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+ROOT = Path(__file__).resolve().parent.parent
+DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"
+MIN_SECRET_KEY_LENGTH = 32
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TANDEM_", extra="ignore")
+
+    env: Literal["development", "test", "production"] = "development"
+    root: Path = ROOT
+    database_url: str = Field(
+        default="",
+        description="SQLAlchemy URL the application connects with (on PostgreSQL: a role "
+        "that owns no table and has no BYPASSRLS). Default: SQLite under var/.",
+    )
+    migration_database_url: str = Field(
+        default="",
+        description="URL migrations run with: the owner of the tables. Default: database_url.",
+    )
+    app_db_role: str = Field(
+        default="tandem_app",
+        description="PostgreSQL role that migrations grant table privileges to.",
+    )
+    broker_url: str = Field(
+        default="", description="redis:// or amqp:// URL; empty means an in-process worker."
+    )
+    base_domain: str = "localhost"
+    secret_key: str = DEV_SECRET_KEY
+    trust_forwarded_host: bool = False
+    tenant_cache_seconds: float = Field(default=5.0, ge=0)
+    outbox_poll_seconds: float = Field(default=2.0, gt=0)
+    port: int = 8000
+
+    @model_validator(mode="after")
+    def _defaults_and_production_checks(self) -> Settings:
+        if not self.database_url:
+            self.database_url = f"sqlite+aiosqlite:///{self.root / 'var' / 'tandem.db'}"
+        if not self.migration_database_url:
+            self.migration_database_url = self.database_url
+        self.base_domain = self.base_domain.strip().lower().rstrip(".")
+        if self.env == "production":
+            if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
+                raise ValueError(
+                    "TANDEM_SECRET_KEY must be set to a random value of at least "
+                    f"{MIN_SECRET_KEY_LENGTH} characters in production "
+                    "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+                )
+        return self
+
+    @property
+    def is_development(self) -> bool:
+        return self.env == "development"
+
+    @property
+    def tenants_dir(self) -> Path:
+        return self.root / "tenants"
+
+    @property
+    def themes_dir(self) -> Path:
+        return self.root / "themes"
+
+    @property
+    def migrations_dir(self) -> Path:
+        return self.root / "migrations"
+
+
+@lru_cache
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Tenants: who they are, how a request finds its tenant, and the tenants/ files."""

@@ -1,0 +1,170 @@
+"""The declarative ``tenants/<slug>.toml`` files: schema and loading.
+
+Every problem is reported with the file and the field it concerns, and a directory
+is accepted only when every file in it is valid.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal
+
+from babel import Locale, UnknownLocaleError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from core.tenancy.hosts import RESERVED_SLUGS, SLUG_PATTERN, normalise_host
+
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class IdentityProviderFile(_Strict):
+    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    name: str = Field(min_length=1, max_length=200)
+    issuer: str = Field(pattern=r"^https?://\S+$")
+    client_id: str = Field(min_length=1, max_length=255)
+    client_secret_env: str = Field(
+        description="Name of the environment variable that holds the client secret."
+    )
+    scopes: list[str] = ["openid", "email", "profile"]
+
+    @field_validator("client_secret_env")
+    @classmethod
+    def _env_name(cls, value: str) -> str:
+        if not _ENV_NAME.match(value):
+            raise ValueError("must be the NAME of an environment variable, like TANDEM_X_SECRET")
+        return value
+
+
+class PluginFile(BaseModel):
+    """``[plugins.<id>]``: ``enabled`` plus the plugin's own settings."""
+
+    model_config = ConfigDict(extra="allow")
+    enabled: bool = True
+
+    def settings(self) -> dict[str, Any]:
+        return dict(self.model_extra or {})
+
+
+class TenantFile(_Strict):
+    slug: str
+    name: str = Field(min_length=1, max_length=200)
+    status: Literal["active", "suspended"] = "active"
+    default_locale: str
+    locales: list[str] = Field(min_length=1)
+    theme: str = "default"
+    domains: list[str] = []
+    plugins: dict[str, PluginFile] = {}
+    identity_providers: list[IdentityProviderFile] = []
+
+    @field_validator("slug")
+    @classmethod
+    def _slug(cls, value: str) -> str:
+        if not SLUG_PATTERN.match(value):
+            raise ValueError("lower-case letters, digits and hyphens, at most 63 characters")
+        if value in RESERVED_SLUGS:
+            raise ValueError(f"'{value}' is reserved for the platform")
+        return value
+
+    @field_validator("default_locale")
+    @classmethod
+    def _locale(cls, value: str) -> str:
+        return _check_locale(value)
+
+    @field_validator("locales")
+    @classmethod
+    def _locales(cls, values: list[str]) -> list[str]:
+        return [_check_locale(v) for v in values]
+
+    @field_validator("domains")
+    @classmethod
+    def _domains(cls, values: list[str]) -> list[str]:
+        normalised = []
+        for value in values:
+            host = normalise_host(value)
+            if host is None or "." not in host or ":" in value:
+                raise ValueError(f"'{value}' is not a domain name (no scheme, port or path)")
+            normalised.append(host)
+        return normalised
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TenantFile:
+        if self.default_locale not in self.locales:
+            raise ValueError(f"default_locale '{self.default_locale}' must be one of locales")
+        ids = [p.id for p in self.identity_providers]
+        if len(ids) != len(set(ids)):
+            raise ValueError("identity_providers: each id may appear only once")
+        return self
+
+
+def _check_locale(value: str) -> str:
+    try:
+        Locale.parse(value)
+    except (UnknownLocaleError, ValueError):
+        raise ValueError(f"'{value}' is not a known locale") from None
+    return value
+
+
+@dataclass(frozen=True)
+class FileProblem:
+    path: Path
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.path.name}: {self.field}: {self.message}"
+
+
+class TenantFilesError(ValueError):
+    def __init__(self, problems: list[FileProblem]) -> None:
+        self.problems = problems
+        super().__init__("\n".join(str(p) for p in problems))
+
+
+def load_tenant_files(directory: Path) -> dict[Path, TenantFile]:
+    """Parse every ``*.toml`` in ``directory``; raise TenantFilesError listing all problems."""
+    problems: list[FileProblem] = []
+    files: dict[Path, TenantFile] = {}
+    for path in sorted(directory.glob("*.toml")):
+        try:
+            data = tomllib.loads(path.read_text(encoding="utf-8"))
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+            problems.append(FileProblem(path, "(file)", f"not valid TOML: {exc}"))
+            continue
+        try:
+            tenant = TenantFile.model_validate(data)
+        except ValidationError as exc:
+            for error in exc.errors():
+                field = ".".join(str(part) for part in error["loc"]) or "(file)"
+                problems.append(FileProblem(path, field, error["msg"]))
+            continue
+        if tenant.slug != path.stem:
+            problems.append(
+                FileProblem(path, "slug", f"'{tenant.slug}' must match the file name '{path.stem}'")
+            )
+            continue
+        files[path] = tenant
+    problems.extend(_cross_file_problems(files))
+    if problems:
+        raise TenantFilesError(problems)
+    return files
+
+
+def _cross_file_problems(files: dict[Path, TenantFile]) -> list[FileProblem]:
+    problems = []
+    owner: dict[str, Path] = {}
+    for path, tenant in files.items():
+        for index, domain in enumerate(tenant.domains):
+            if domain in owner:
+                problems.append(
+                    FileProblem(path, f"domains.{index}", f"'{domain}' is already used by "
+                                f"{owner[domain].name}")
+                )
+            owner[domain] = path
+    return problems

@@ -1,0 +1,187 @@
+"""``tandem tenants sync``: make the database match the ``tenants/`` files.
+
+All files are validated first (schema, plugin settings, themes, domains); then
+every change is applied in one transaction, so an error leaves nothing half-done.
+Tenants that exist only in the database are reported and left alone.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
+
+from core.db.sessions import Database
+from core.identity.models import IdentityProvider
+from core.pluginhost.info import PluginSettingsError
+from core.pluginhost.manager import PluginHost
+from core.pluginhost.service import plugin_rows, set_plugin_state
+from core.tenancy.files import FileProblem, TenantFile, TenantFilesError, load_tenant_files
+from core.tenancy.models import Tenant, TenantDomain, TenantStatus
+from core.tenancy.service import bump_revision
+
+
+@dataclass
+class SyncReport:
+    changes: list[str] = field(default_factory=list)
+    unchanged: list[str] = field(default_factory=list)
+    untracked: list[str] = field(default_factory=list)
+
+    def lines(self) -> list[str]:
+        out = list(self.changes)
+        out += [f"{slug}: unchanged" for slug in self.unchanged]
+        out += [f"{slug}: in the database but not in tenants/ (left as is)"
+                for slug in self.untracked]
+        return out
+
+
+async def sync_tenants(
+    db: Database, plugins: PluginHost, directory: Path, themes_dir: Path, *, dry_run: bool = False
+) -> SyncReport:
+    files = load_tenant_files(directory)
+    _check_references(files, plugins, themes_dir)
+    report = SyncReport()
+    async with db.engine.connect() as conn:
+        transaction = await conn.begin()
+        try:
+            await _apply(db, conn, plugins, files, report)
+        except BaseException:
+            await transaction.rollback()
+            raise
+        if dry_run:
+            await transaction.rollback()
+        else:
+            await transaction.commit()
+    return report
+
+
+def _check_references(files: dict[Path, TenantFile], plugins: PluginHost, themes: Path) -> None:
+    problems: list[FileProblem] = []
+    known_themes = {p.name for p in themes.iterdir() if p.is_dir()} if themes.is_dir() else set()
+    for path, tenant in files.items():
+        if tenant.theme not in known_themes:
+            problems.append(FileProblem(path, "theme", f"no theme '{tenant.theme}' in themes/ "
+                                        f"(have: {', '.join(sorted(known_themes))})"))
+        for plugin_id, plugin in tenant.plugins.items():
+            try:
+                info = plugins.info(plugin_id)
+            except KeyError as exc:
+                problems.append(FileProblem(path, f"plugins.{plugin_id}", exc.args[0]))
+                continue
+            try:
+                info.validate_settings(plugin.settings())
+            except PluginSettingsError as exc:
+                problems += [FileProblem(path, f"plugins.{plugin_id}.{name}", message)
+                             for name, message in exc.problems]
+    if problems:
+        raise TenantFilesError(problems)
+
+
+async def _apply(
+    db: Database,
+    conn: AsyncConnection,
+    plugins: PluginHost,
+    files: dict[Path, TenantFile],
+    report: SyncReport,
+) -> None:
+    platform = db.platform_session(bind=conn)
+    existing = {t.slug: t for t in await platform.scalars(select(Tenant))}
+    domain_owner = {d.domain: d.tenant_id for d in await platform.scalars(select(TenantDomain))}
+    wanted_slugs = {tenant.slug for tenant in files.values()}
+    report.untracked = sorted(set(existing) - wanted_slugs)
+
+    for path, wanted in files.items():
+        tenant = existing.get(wanted.slug)
+        changes: list[str] = []
+        if tenant is None:
+            tenant = Tenant(slug=wanted.slug, name=wanted.name, default_locale=wanted.default_locale,
+                            locales=wanted.locales, theme=wanted.theme,
+                            status=TenantStatus(wanted.status), revision=1, domains=[])
+            platform.add(tenant)
+            await platform.flush()
+            changes.append("created")
+        else:
+            changes += _update_fields(tenant, wanted)
+        changes += _sync_domains(path, tenant, wanted, domain_owner)
+        await platform.flush()
+
+        session = db.tenant_session(tenant.id, bind=conn)
+        for plugin_id in sorted(set(wanted.plugins) | set(await plugin_rows(session))):
+            plugin = wanted.plugins.get(plugin_id)
+            change = await set_plugin_state(
+                session, plugins, plugin_id,
+                enabled=plugin is not None and plugin.enabled,
+                settings=plugin.settings() if plugin is not None else None,
+            )
+            if change:
+                changes.append(change)
+        changes += await _sync_identity_providers(session, wanted)
+        if changes and "created" not in changes:
+            await bump_revision(session, tenant.id)
+        await session.flush()
+        await session.close()
+
+        if changes:
+            report.changes += [f"{wanted.slug}: {change}" for change in changes]
+        else:
+            report.unchanged.append(wanted.slug)
+    await platform.close()
+
+
+def _update_fields(tenant: Tenant, wanted: TenantFile) -> list[str]:
+    changes = []
+    for name in ("name", "default_locale", "locales", "theme", "status"):
+        old, new = getattr(tenant, name), getattr(wanted, name)
+        if name == "status":
+            new = TenantStatus(new)
+        if old != new:
+            setattr(tenant, name, new)
+            changes.append(f"{name}: {_show(old)} → {_show(new)}")
+    return changes
+
+
+def _sync_domains(
+    path: Path, tenant: Tenant, wanted: TenantFile, owner: dict[str, object]
+) -> list[str]:
+    changes = []
+    current = {d.domain: d for d in tenant.domains}
+    for domain in wanted.domains:
+        if owner.get(domain) not in (None, tenant.id):
+            raise TenantFilesError([FileProblem(path, "domains", f"'{domain}' belongs to "
+                                                "another tenant in the database")])
+        if domain not in current:
+            tenant.domains.append(TenantDomain(domain=domain))
+            changes.append(f"added domain {domain}")
+    for domain, row in current.items():
+        if domain not in wanted.domains:
+            tenant.domains.remove(row)
+            changes.append(f"removed domain {domain}")
+    return changes
+
+
+async def _sync_identity_providers(session: AsyncSession, wanted: TenantFile) -> list[str]:
+    changes = []
+    current = {p.provider_id: p for p in await session.scalars(select(IdentityProvider))}
+    for spec in wanted.identity_providers:
+        values = {"name": spec.name, "issuer": spec.issuer, "client_id": spec.client_id,
+                  "client_secret_env": spec.client_secret_env, "scopes": spec.scopes}
+        row = current.pop(spec.id, None)
+        if row is None:
+            session.add(IdentityProvider(provider_id=spec.id, **values))
+            changes.append(f"added identity provider {spec.id}")
+        elif any(getattr(row, key) != value for key, value in values.items()):
+            for key, value in values.items():
+                setattr(row, key, value)
+            changes.append(f"changed identity provider {spec.id}")
+    for provider_id, row in current.items():
+        await session.delete(row)
+        changes.append(f"removed identity provider {provider_id}")
+    return changes
+
+
+def _show(value: object) -> str:
+    if isinstance(value, list):
+        return ",".join(value)
+    return str(getattr(value, "value", value))

@@ -1,0 +1,1 @@
+"""The web layer: Litestar app, site resolution, templates, pages and the JSON API."""

@@ -1,0 +1,121 @@
+"""The Litestar application factory."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+
+import dramatiq
+from dramatiq.brokers.stub import StubBroker
+from litestar import Litestar, Router
+from litestar._asgi.utils import wrap_in_exception_handler
+from litestar.config.csrf import CSRFConfig
+from litestar.di import Provide
+from litestar.openapi import OpenAPIConfig
+from litestar.openapi.plugins import ScalarRenderPlugin
+from litestar.static_files import create_static_files_router
+from litestar.template import TemplateConfig
+
+import core.events  # noqa: F401 - declares the core actors before the broker is built
+from core.db.sessions import Database
+from core.jobs.actors import JobRuntime
+from core.jobs.broker import build_broker
+from core.jobs.relay import OutboxRelay
+from core.pluginhost.manager import PluginHost
+from core.settings import Settings, get_settings
+from core.tenancy.resolver import TenantResolver
+from core.web.controllers.api import ApiV1
+from core.web.controllers.health import healthz, readyz
+from core.web.controllers.home import home
+from core.web.controllers.language import choose_language
+from core.web.errors import EXCEPTION_HANDLERS
+from core.web.security import DOCS_PREFIX, add_security_headers
+from core.web.sites import SiteResolution
+from core.web.templating import LitestarTemplates, TemplateRenderer
+
+CORE_STATIC = Path(__file__).resolve().parent.parent / "static"
+log = logging.getLogger(__name__)
+
+
+def create_app(
+    settings: Settings | None = None,
+    *,
+    plugins: PluginHost | None = None,
+    run_jobs_in_process: bool | None = None,
+) -> Litestar:
+    """Build the application. ``run_jobs_in_process`` defaults to "no broker configured"."""
+    settings = settings or get_settings()
+    plugins = plugins or PluginHost.load()
+    db = Database(settings.database_url)
+    broker = build_broker(settings.broker_url)
+    if run_jobs_in_process is None:
+        run_jobs_in_process = isinstance(broker, StubBroker)
+    resolver = TenantResolver(db, settings.base_domain, settings.tenant_cache_seconds)
+    renderer = TemplateRenderer(settings.themes_dir, plugins)
+
+    @asynccontextmanager
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
+        relay = OutboxRelay(db, broker, settings.outbox_poll_seconds)
+        relay.start()
+        worker = _start_worker(broker, settings, plugins) if run_jobs_in_process else None
+        try:
+            yield
+        finally:
+            await relay.stop()
+            if worker is not None:
+                worker.stop()
+            await db.dispose()
+
+    app = Litestar(
+        route_handlers=[home, choose_language, healthz, readyz, ApiV1,
+                        *_static_routers(settings.themes_dir)],
+        dependencies={
+            "db": Provide(lambda: db, use_cache=True, sync_to_thread=False),
+            "plugins": Provide(lambda: plugins, use_cache=True, sync_to_thread=False),
+            "broker": Provide(lambda: broker, use_cache=True, sync_to_thread=False),
+            "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+        },
+        template_config=TemplateConfig(instance=LitestarTemplates(engine_instance=renderer)),
+        csrf_config=CSRFConfig(
+            secret=settings.secret_key, cookie_name="tandem_csrf", cookie_httponly=True,
+            cookie_secure=settings.env == "production", cookie_samesite="lax",
+        ),
+        openapi_config=OpenAPIConfig(
+            title="Tandem API", version="1", path=DOCS_PREFIX,
+            render_plugins=[ScalarRenderPlugin(path="/")],
+        ),
+        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        before_send=[add_security_headers],
+        lifespan=[lifespan],
+        debug=False,
+    )
+    app.state.update(settings=settings, db=db, plugins=plugins, broker=broker,
+                     resolver=resolver, renderer=renderer)
+    # Resolve the site before routing, inside the exception handler so that an
+    # unknown host or a suspended tenant still gets a proper error page.
+    app.asgi_handler = wrap_in_exception_handler(
+        SiteResolution(app.asgi_router, resolver, settings.trust_forwarded_host,
+                       app.exception_handlers)
+    )
+    return app
+
+
+def _static_routers(themes_dir: Path) -> list[Router]:
+    routers = [create_static_files_router("/static/core", [CORE_STATIC], name="static.core")]
+    for theme in sorted(p for p in themes_dir.iterdir() if (p / "static").is_dir()):
+        routers.append(create_static_files_router(
+            f"/static/themes/{theme.name}", [theme / "static"], name=f"static.theme.{theme.name}"
+        ))
+    return routers
+
+
+def _start_worker(
+    broker: dramatiq.Broker, settings: Settings, plugins: PluginHost
+) -> dramatiq.Worker:
+    JobRuntime.configure(lambda: (Database(settings.database_url), plugins))
+    worker = dramatiq.Worker(broker, worker_threads=2, worker_timeout=200)
+    worker.start()
+    log.info("in-process job worker started")
+    return worker

@@ -1,0 +1,41 @@
+"""Probes for load balancers and orchestrators; they answer on any host."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import dramatiq
+from litestar import Response, get
+from sqlalchemy import text
+
+from core.db.sessions import Database
+from core.jobs.broker import broker_is_reachable
+
+
+@get("/healthz", name="healthz", tags=["operations"], cache=False)
+async def healthz() -> dict[str, str]:
+    """Liveness: the process answers."""
+    return {"status": "ok"}
+
+
+@get("/readyz", name="readyz", tags=["operations"], cache=False)
+async def readyz(db: Database, broker: dramatiq.Broker) -> Response[dict[str, Any]]:
+    """Readiness: the database and the job broker are reachable."""
+    checks = {"database": await _database_ok(db),
+              "broker": await asyncio.to_thread(broker_is_reachable, broker)}
+    ready = all(checks.values())
+    return Response(
+        {"status": "ok" if ready else "unavailable",
+         "checks": {name: "ok" if ok else "failing" for name, ok in checks.items()}},
+        status_code=200 if ready else 503,
+    )
+
+
+async def _database_ok(db: Database) -> bool:
+    try:
+        async with asyncio.timeout(3), db.engine.connect() as conn:
+            await conn.execute(text("SELECT 1"))
+    except Exception:
+        return False
+    return True

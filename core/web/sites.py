@@ -1,0 +1,126 @@
+"""Resolve the site (platform or tenant) and the locale, once, before routing.
+
+Litestar runs app-level middleware only for routes that matched, so this wraps
+the router itself: an unknown host gets its 404 page whatever the path, and
+handlers, templates and plugins read the result from the request scope.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from http.cookies import SimpleCookie
+from typing import Any
+
+from litestar import Request
+from litestar.exceptions import NotFoundException
+from litestar.types import ASGIApp, ExceptionHandlersMap, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
+
+from core.i18n.catalogs import SOURCE_LOCALE
+from core.i18n.negotiation import LOCALE_COOKIE, choose_locale
+from core.tenancy.resolver import PlatformSite, Site, TenantResolver, TenantSite
+from core.tenancy.snapshot import TenantSnapshot
+
+SCOPE_KEY = "tandem"
+PLATFORM_LOCALES = ("en", "de")
+# Probes answer on any host, a bare IP included (load balancers, orchestrators).
+HOST_INDEPENDENT_PATHS = frozenset({"/healthz", "/readyz"})
+
+
+@dataclass(frozen=True)
+class RequestContext:
+    host: str
+    site: Site | None
+    locale: str
+    offered_locales: tuple[str, ...]
+
+    @property
+    def tenant(self) -> TenantSnapshot | None:
+        return self.site.tenant if isinstance(self.site, TenantSite) else None
+
+    @property
+    def theme(self) -> str:
+        return self.tenant.theme if self.tenant else "default"
+
+    @property
+    def plugins(self) -> frozenset[str]:
+        return self.tenant.enabled_plugins if self.tenant else frozenset()
+
+
+class SiteResolution:
+    def __init__(
+        self,
+        app: ASGIApp,
+        resolver: TenantResolver,
+        trust_forwarded_host: bool,
+        exception_handlers: ExceptionHandlersMap,
+    ) -> None:
+        self.app = app
+        self.resolver = resolver
+        self.trust_forwarded_host = trust_forwarded_host
+        self.exception_handlers = exception_handlers
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] not in ("http", "websocket"):
+            await self.app(scope, receive, send)
+            return
+        # Routing has not happened yet; without this the error pages for an unknown
+        # host would not find the application's exception handlers.
+        ScopeState.from_scope(scope).exception_handlers = self.exception_handlers
+        headers = _headers(scope)
+        host = headers.get("host", "")
+        if self.trust_forwarded_host and headers.get("x-forwarded-host"):
+            host = headers["x-forwarded-host"].split(",")[0].strip()
+        chosen = _cookie(headers.get("cookie", ""), LOCALE_COOKIE)
+        accept = headers.get("accept-language")
+        # A provisional context, so that an error page for this host is still
+        # rendered in the visitor's language.
+        scope[SCOPE_KEY] = RequestContext(
+            host, None, choose_locale(PLATFORM_LOCALES, chosen, accept, SOURCE_LOCALE),
+            PLATFORM_LOCALES,
+        )
+        if scope["path"] not in HOST_INDEPENDENT_PATHS:
+            site = await self.resolver.resolve(host)  # raises → 404 / 410 page
+            offered = site.tenant.locales if isinstance(site, TenantSite) else PLATFORM_LOCALES
+            default = site.tenant.default_locale if isinstance(site, TenantSite) else SOURCE_LOCALE
+            scope[SCOPE_KEY] = RequestContext(
+                host, site, choose_locale(offered, chosen, accept, default), offered
+            )
+        await self.app(scope, receive, send)
+
+
+def request_context(request: Request[Any, Any, Any]) -> RequestContext:
+    return request.scope[SCOPE_KEY]  # type: ignore[literal-required]
+
+
+def current_site(request: Request[Any, Any, Any]) -> Site | None:
+    return request_context(request).site
+
+
+def current_tenant(request: Request[Any, Any, Any]) -> TenantSnapshot:
+    """The request's tenant; a 404 on the platform host, where no tenant is."""
+    tenant = request_context(request).tenant
+    if tenant is None:
+        raise NotFoundException()
+    return tenant
+
+
+def require_platform(request: Request[Any, Any, Any]) -> PlatformSite:
+    site = request_context(request).site
+    if not isinstance(site, PlatformSite):
+        raise NotFoundException()
+    return site
+
+
+def _headers(scope: Scope) -> dict[str, str]:
+    return {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
+
+
+def _cookie(header: str, name: str) -> str | None:
+    jar = SimpleCookie()
+    try:
+        jar.load(header)
+    except Exception:
+        return None
+    morsel = jar.get(name)
+    return morsel.value if morsel else None

@@ -1,0 +1,70 @@
+"""Announcements: a coordinator's notice at the top of the tenant's home page.
+
+Settings (per tenant)::
+
+    [plugins.announcements]
+    title = { de = "Neuer Durchgang", en = "New cohort" }
+    message = { de = "Bewerbungen bis 31. Januar.", en = "Apply by 31 January." }
+    link = "https://example.org/info"   # optional
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
+
+from core.pluginhost import PluginInfo, hookimpl
+from core.pluginhost.types import HomeSection
+from core.tenancy.snapshot import TenantSnapshot
+
+Translated = dict[str, str]
+
+
+class AnnouncementSettings(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    title: Translated = Field(description="Heading per language code, e.g. {de = …, en = …}")
+    message: Translated = Field(description="Text per language code")
+    link: HttpUrl | None = Field(default=None, description="Optional link for more details")
+
+    @field_validator("title", "message")
+    @classmethod
+    def _not_empty(cls, value: Translated) -> Translated:
+        if not value or not all(text.strip() for text in value.values()):
+            raise ValueError("give a non-empty text for at least one language")
+        return value
+
+
+PLUGIN = PluginInfo(
+    id="announcements",
+    name="Announcements",
+    description="Shows a notice from the coordinators at the top of the home page.",
+    version="1.0.0",
+    settings=AnnouncementSettings,
+)
+
+
+@hookimpl
+def register_template_dirs() -> list[Path]:
+    return [Path(__file__).parent / "templates"]
+
+
+@hookimpl
+def extra_home_sections(tenant: TenantSnapshot, locale: str) -> list[HomeSection]:
+    settings = AnnouncementSettings.model_validate(tenant.plugin_settings[PLUGIN.id])
+    return [
+        HomeSection(
+            template="announcements/banner.html",
+            context={
+                "title": _in(settings.title, locale, tenant.default_locale),
+                "message": _in(settings.message, locale, tenant.default_locale),
+                "link": str(settings.link) if settings.link else None,
+            },
+            order=10,
+        )
+    ]
+
+
+def _in(texts: Translated, locale: str, fallback: str) -> str:
+    return texts.get(locale) or texts.get(fallback) or next(iter(texts.values()))
