@@ -34,11 +34,14 @@ def _run(coro_factory: Callable[[], Awaitable[T]]) -> T:
 @click.option("-v", "--verbose", is_flag=True, help="Log more.")
 def main(verbose: bool) -> None:
     """Tandem: mentoring partnerships for many organisations on one platform."""
-    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=logging.DEBUG if verbose else logging.INFO,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 # --- database ---------------------------------------------------------------------------
+
 
 @main.group()
 def db() -> None:
@@ -64,8 +67,11 @@ def db_downgrade(revision: str) -> None:
 
 
 @db.command("create-app-role")
-@click.option("--password-env", default=None,
-              help="Environment variable holding the role's password (none: trust auth).")
+@click.option(
+    "--password-env",
+    default=None,
+    help="Environment variable holding the role's password (none: trust auth).",
+)
 def db_create_app_role(password_env: str | None) -> None:
     """Create the PostgreSQL login role the application connects as (TANDEM_APP_DB_ROLE)."""
     import os
@@ -88,6 +94,7 @@ def db_create_app_role(password_env: str | None) -> None:
 
 # --- tenants ----------------------------------------------------------------------------
 
+
 @main.group()
 def tenants() -> None:
     """The tenants/ files and the tenants in the database."""
@@ -107,8 +114,9 @@ def tenants_sync(dry_run: bool) -> None:
     async def go() -> list[str]:
         db = Database(settings.database_url)
         try:
-            report = await sync_tenants(db, PluginHost.load(), settings.tenants_dir,
-                                        settings.themes_dir, dry_run=dry_run)
+            report = await sync_tenants(
+                db, PluginHost.load(), settings.tenants_dir, settings.themes_dir, dry_run=dry_run
+            )
         finally:
             await db.dispose()
         return report.lines()
@@ -144,11 +152,14 @@ def tenants_list() -> None:
             await db.dispose()
 
     for tenant in _run(go):
-        click.echo(f"{tenant.slug:20} {tenant.status.value:10} {','.join(tenant.locales):8} "
-                   f"{tenant.theme:12} {tenant.name}")
+        click.echo(
+            f"{tenant.slug:20} {tenant.status.value:10} {','.join(tenant.locales):8} "
+            f"{tenant.theme:12} {tenant.name}"
+        )
 
 
 # --- plugins ----------------------------------------------------------------------------
+
 
 @main.group()
 def plugins() -> None:
@@ -192,8 +203,12 @@ def plugins_show(plugin_id: str) -> None:
 @plugins.command("enable")
 @click.argument("plugin_id")
 @click.option("--tenant", "slug", required=True)
-@click.option("--settings", "settings_json", default=None,
-              help='Settings as JSON, e.g. \'{"title": {"en": "Hello"}}\'; omitted: keep.')
+@click.option(
+    "--settings",
+    "settings_json",
+    default=None,
+    help='Settings as JSON, e.g. \'{"title": {"en": "Hello"}}\'; omitted: keep.',
+)
 def plugins_enable(plugin_id: str, slug: str, settings_json: str | None) -> None:
     """Enable PLUGIN_ID for a tenant, with settings validated against its schema."""
     settings = None
@@ -229,8 +244,9 @@ def _change_plugin(slug: str, plugin_id: str, *, enabled: bool, settings: Any) -
         try:
             tenant = await _tenant_by_slug(db, slug)
             async with db.tenant_session(tenant.id) as session, session.begin():
-                return await set_plugin_state(session, host, plugin_id, enabled=enabled,
-                                              settings=settings)
+                return await set_plugin_state(
+                    session, host, plugin_id, enabled=enabled, settings=settings
+                )
         finally:
             await db.dispose()
 
@@ -273,6 +289,7 @@ async def _tenant_plugin_state(slug: str) -> dict[str, Any]:
 
 # --- serving ----------------------------------------------------------------------------
 
+
 @main.command("serve")
 @click.option("--host", default="127.0.0.1", show_default=True)
 @click.option("--port", default=None, type=int, help="Default: TANDEM_PORT (8000).")
@@ -282,8 +299,14 @@ def serve(host: str, port: int | None, reload: bool) -> None:
     import uvicorn
 
     settings = _settings()
-    uvicorn.run("core.web.asgi:app", host=host, port=port or settings.port, reload=reload,
-                proxy_headers=settings.trust_forwarded_host, server_header=False)
+    uvicorn.run(
+        "core.web.asgi:app",
+        host=host,
+        port=port or settings.port,
+        reload=reload,
+        proxy_headers=settings.trust_forwarded_host,
+        server_header=False,
+    )
 
 
 @main.command("worker")

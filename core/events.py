@@ -16,16 +16,22 @@ from core.pluginhost.types import Event
 
 def publish_event(session: AsyncSession, name: str, payload: dict[str, Any]) -> OutboxMessage:
     """Tell the tenant's plugins about ``name`` once the session commits."""
-    return enqueue(session, deliver_event, name=name, payload=payload,
-                   occurred_at=utcnow().isoformat())
+    return enqueue(
+        session, deliver_event, name=name, payload=payload, occurred_at=utcnow().isoformat()
+    )
 
 
 @tenant_actor(name="core.deliver_event")
 async def deliver_event(
     job: JobContext, *, name: str, payload: dict[str, Any], occurred_at: str
 ) -> None:
-    event = Event(id=job.job_id, tenant_id=job.tenant.id, name=name, payload=payload,
-                  occurred_at=datetime.fromisoformat(occurred_at))
+    event = Event(
+        id=job.job_id,
+        tenant_id=job.tenant.id,
+        name=name,
+        payload=payload,
+        occurred_at=datetime.fromisoformat(occurred_at),
+    )
     hooks = job.plugins.hooks_for(job.tenant)
     # Hook implementations are plain functions that may block (HTTP calls): keep
     # them off the event loop.

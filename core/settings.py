@@ -53,13 +53,13 @@ class Settings(BaseSettings):
         if not self.migration_database_url:
             self.migration_database_url = self.database_url
         self.base_domain = self.base_domain.strip().lower().rstrip(".")
-        if self.env == "production":
-            if self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < MIN_SECRET_KEY_LENGTH:
-                raise ValueError(
-                    "TANDEM_SECRET_KEY must be set to a random value of at least "
-                    f"{MIN_SECRET_KEY_LENGTH} characters in production "
-                    "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
-                )
+        weak_key = self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < MIN_SECRET_KEY_LENGTH
+        if self.env == "production" and weak_key:
+            raise ValueError(
+                "TANDEM_SECRET_KEY must be set to a random value of at least "
+                f"{MIN_SECRET_KEY_LENGTH} characters in production "
+                "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
+            )
         return self
 
     @property

@@ -50,7 +50,7 @@ class TenantScoped:
     """Marks a model as tenant-owned. Put ``tenant_id`` first in unique constraints."""
 
     @declared_attr
-    def tenant_id(cls) -> Mapped[uuid.UUID]:  # noqa: N805 - declared_attr takes the class
+    def tenant_id(cls) -> Mapped[uuid.UUID]:
         return mapped_column(
             Uuid, ForeignKey("tenants.id", ondelete="CASCADE"), nullable=False, index=True
         )

@@ -11,8 +11,9 @@ from core.settings import Settings
 def alembic_config(settings: Settings, url: str | None = None) -> Config:
     config = Config()
     config.set_main_option("script_location", str(settings.migrations_dir))
-    config.set_main_option("sqlalchemy.url", (url or settings.migration_database_url)
-                           .replace("%", "%%"))
+    config.set_main_option(
+        "sqlalchemy.url", (url or settings.migration_database_url).replace("%", "%%")
+    )
     config.attributes["app_db_role"] = settings.app_db_role
     return config
 

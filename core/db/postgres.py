@@ -18,10 +18,12 @@ TENANT_PREDICATE = "tenant_id = NULLIF(current_setting('app.tenant_id', true), '
 def enable_tenant_rls(conn: Connection, table: str) -> None:
     conn.execute(text(f'ALTER TABLE "{table}" ENABLE ROW LEVEL SECURITY'))
     conn.execute(text(f'ALTER TABLE "{table}" FORCE ROW LEVEL SECURITY'))
-    conn.execute(text(
-        f'CREATE POLICY {POLICY_NAME} ON "{table}" '
-        f"USING ({TENANT_PREDICATE}) WITH CHECK ({TENANT_PREDICATE})"
-    ))
+    conn.execute(
+        text(
+            f'CREATE POLICY {POLICY_NAME} ON "{table}" '
+            f"USING ({TENANT_PREDICATE}) WITH CHECK ({TENANT_PREDICATE})"
+        )
+    )
 
 
 def disable_tenant_rls(conn: Connection, table: str) -> None:
@@ -37,9 +39,9 @@ def grant_app_role(conn: Connection, role: str) -> None:
         return
     quoted = conn.dialect.identifier_preparer.quote(role)
     conn.execute(text(f"GRANT USAGE ON SCHEMA public TO {quoted}"))
-    conn.execute(text(
-        f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}"
-    ))
+    conn.execute(
+        text(f"GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO {quoted}")
+    )
     conn.execute(text(f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {quoted}"))
     conn.execute(text(f"REVOKE ALL ON alembic_version FROM {quoted}"))
 

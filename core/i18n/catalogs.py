@@ -21,9 +21,7 @@ SOURCE_LOCALE = "en"
 
 
 def available_locales() -> list[str]:
-    return sorted(
-        p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po")
-    )
+    return sorted(p.parent.parent.name for p in LOCALE_DIR.glob(f"*/LC_MESSAGES/{DOMAIN}.po"))
 
 
 @cache

@@ -51,8 +51,9 @@ class TenantActor:
         """The dramatiq entry point: runs the body on this worker thread's event loop."""
         runtime = JobRuntime.for_current_thread()
         runtime.loop.run_until_complete(
-            run_job(runtime.db, runtime.plugins, self, uuid.UUID(tenant_id), uuid.UUID(job_id),
-                    kwargs)
+            run_job(
+                runtime.db, runtime.plugins, self, uuid.UUID(tenant_id), uuid.UUID(job_id), kwargs
+            )
         )
 
 
@@ -65,7 +66,9 @@ def tenant_actor(
     def register(body: JobBody) -> TenantActor:
         actor = TenantActor(
             name=name or f"{body.__module__}.{body.__name__}",
-            body=body, max_retries=max_retries, queue_name=queue_name,
+            body=body,
+            max_retries=max_retries,
+            queue_name=queue_name,
         )
         if actor.name in REGISTRY and REGISTRY[actor.name].body is not body:
             raise ValueError(f"two actors are named {actor.name!r}")
@@ -93,8 +96,11 @@ async def run_job(
         # delivery waits here, then finds it completed. A failure rolls the claim back.
         claimed = await session.execute(
             update(OutboxMessage)
-            .where(OutboxMessage.id == job_id, OutboxMessage.tenant_id == tenant_id,
-                   OutboxMessage.completed_at.is_(None))
+            .where(
+                OutboxMessage.id == job_id,
+                OutboxMessage.tenant_id == tenant_id,
+                OutboxMessage.completed_at.is_(None),
+            )
             .values(completed_at=utcnow(), attempts=OutboxMessage.attempts + 1)
         )
         if claimed.rowcount != 1:

@@ -17,8 +17,13 @@ class BrokerURLError(ValueError):
 
 def build_broker(url: str) -> dramatiq.Broker:
     """``redis://…`` → Redis, ``amqp://…`` → RabbitMQ, empty → in-memory (in-process worker)."""
-    middleware = [AgeLimit(), ShutdownNotifications(), Callbacks(), Pipelines(),
-                  Retries(min_backoff=1000, max_backoff=300_000)]
+    middleware = [
+        AgeLimit(),
+        ShutdownNotifications(),
+        Callbacks(),
+        Pipelines(),
+        Retries(min_backoff=1000, max_backoff=300_000),
+    ]
     scheme = urlsplit(url).scheme if url else ""
     if scheme in ("redis", "rediss"):
         from dramatiq.brokers.redis import RedisBroker
@@ -43,8 +48,12 @@ def declare_actors(broker: dramatiq.Broker) -> None:
     for actor in REGISTRY.values():
         if actor.name not in broker.actors:
             dramatiq.Actor(
-                actor.run, broker=broker, actor_name=actor.name, queue_name=actor.queue_name,
-                priority=0, options={"max_retries": actor.max_retries},
+                actor.run,
+                broker=broker,
+                actor_name=actor.name,
+                queue_name=actor.queue_name,
+                priority=0,
+                options={"max_retries": actor.max_retries},
             )
 
 

@@ -16,8 +16,12 @@ class OutboxMessage(UUIDPrimaryKey, Base):
     __tablename__ = "job_outbox"
     __table_args__ = (
         Index("ix_job_outbox_pending", "dispatched_at", "available_at"),
-        {"info": {"platform_table": "the relay dispatches every tenant's jobs; "
-                  "each row names its tenant and the actor runs inside it"}},
+        {
+            "info": {
+                "platform_table": "the relay dispatches every tenant's jobs; "
+                "each row names its tenant and the actor runs inside it"
+            }
+        },
     )
 
     tenant_id: Mapped[uuid.UUID] = mapped_column(

@@ -25,9 +25,7 @@ def enqueue(session: AsyncSession, actor: TenantActor, **kwargs: Any) -> OutboxM
     sync_session = session.sync_session
     if not isinstance(sync_session, TenantBoundSession):
         raise TypeError("jobs are enqueued from a tenant session: they run inside one tenant")
-    message = OutboxMessage(
-        tenant_id=sync_session.tenant_id, actor_name=actor.name, kwargs=kwargs
-    )
+    message = OutboxMessage(tenant_id=sync_session.tenant_id, actor_name=actor.name, kwargs=kwargs)
     session.add(message)
     sync_session.info["outbox_dirty"] = True
     return message

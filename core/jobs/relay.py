@@ -10,6 +10,7 @@ because actors are idempotent.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from datetime import timedelta
 
@@ -34,8 +35,12 @@ async def relay_once(db: Database, broker: dramatiq.Broker, limit: int = 200) ->
     due = (
         select(OutboxMessage)
         .where(OutboxMessage.completed_at.is_(None), OutboxMessage.available_at <= now)
-        .where(or_(OutboxMessage.dispatched_at.is_(None),
-                   OutboxMessage.dispatched_at < now - REDELIVER_AFTER))
+        .where(
+            or_(
+                OutboxMessage.dispatched_at.is_(None),
+                OutboxMessage.dispatched_at < now - REDELIVER_AFTER,
+            )
+        )
         .order_by(OutboxMessage.created_at)
         .limit(limit)
     )
@@ -50,8 +55,11 @@ async def relay_once(db: Database, broker: dramatiq.Broker, limit: int = 200) ->
                 message.last_error = f"no actor named {message.actor_name!r} in this process"
                 message.available_at = now + timedelta(minutes=5)
                 continue
-            kwargs = {**message.kwargs, "tenant_id": str(message.tenant_id),
-                      "job_id": str(message.id)}
+            kwargs = {
+                **message.kwargs,
+                "tenant_id": str(message.tenant_id),
+                "job_id": str(message.id),
+            }
             await asyncio.to_thread(actor.send_with_options, kwargs=kwargs)
             message.dispatched_at = now
             sent += 1
@@ -81,10 +89,8 @@ class OutboxRelay:
         remove_outbox_commit_listener(self.wake)
         if self._task is not None:
             self._task.cancel()
-            try:
+            with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-            except asyncio.CancelledError:
-                pass
 
     async def _run(self) -> None:
         while True:
@@ -95,8 +101,6 @@ class OutboxRelay:
                 raise
             except Exception:
                 log.exception("outbox relay failed; retrying in %.0f s", self._poll)
-            try:
+            with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
-            except TimeoutError:
-                pass
             self._wake.clear()

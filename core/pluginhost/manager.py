@@ -85,7 +85,9 @@ class PluginHost:
         relay = self._relays.get(enabled)
         if relay is None:
             disabled = [
-                self.pm.get_plugin(plugin_id) for plugin_id in self.infos if plugin_id not in enabled
+                self.pm.get_plugin(plugin_id)
+                for plugin_id in self.infos
+                if plugin_id not in enabled
             ]
             relay = TenantHooks(self.pm, disabled)
             self._relays[enabled] = relay

@@ -163,8 +163,11 @@ def _cross_file_problems(files: dict[Path, TenantFile]) -> list[FileProblem]:
         for index, domain in enumerate(tenant.domains):
             if domain in owner:
                 problems.append(
-                    FileProblem(path, f"domains.{index}", f"'{domain}' is already used by "
-                                f"{owner[domain].name}")
+                    FileProblem(
+                        path,
+                        f"domains.{index}",
+                        f"'{domain}' is already used by {owner[domain].name}",
+                    )
                 )
             owner[domain] = path
     return problems

@@ -22,8 +22,12 @@ class Tenant(UUIDPrimaryKey, Timestamps, Base):
     slug: Mapped[str] = mapped_column(String(63), unique=True)
     name: Mapped[str] = mapped_column(String(200))
     status: Mapped[TenantStatus] = mapped_column(
-        Enum(TenantStatus, native_enum=False, length=20,
-             values_callable=lambda e: [m.value for m in e]),
+        Enum(
+            TenantStatus,
+            native_enum=False,
+            length=20,
+            values_callable=lambda e: [m.value for m in e],
+        ),
         default=TenantStatus.ACTIVE,
     )
     default_locale: Mapped[str] = mapped_column(String(16), default="en")

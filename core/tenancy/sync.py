@@ -32,8 +32,9 @@ class SyncReport:
     def lines(self) -> list[str]:
         out = list(self.changes)
         out += [f"{slug}: unchanged" for slug in self.unchanged]
-        out += [f"{slug}: in the database but not in tenants/ (left as is)"
-                for slug in self.untracked]
+        out += [
+            f"{slug}: in the database but not in tenants/ (left as is)" for slug in self.untracked
+        ]
         return out
 
 
@@ -62,8 +63,14 @@ def _check_references(files: dict[Path, TenantFile], plugins: PluginHost, themes
     known_themes = {p.name for p in themes.iterdir() if p.is_dir()} if themes.is_dir() else set()
     for path, tenant in files.items():
         if tenant.theme not in known_themes:
-            problems.append(FileProblem(path, "theme", f"no theme '{tenant.theme}' in themes/ "
-                                        f"(have: {', '.join(sorted(known_themes))})"))
+            problems.append(
+                FileProblem(
+                    path,
+                    "theme",
+                    f"no theme '{tenant.theme}' in themes/ "
+                    f"(have: {', '.join(sorted(known_themes))})",
+                )
+            )
         for plugin_id, plugin in tenant.plugins.items():
             try:
                 info = plugins.info(plugin_id)
@@ -73,8 +80,10 @@ def _check_references(files: dict[Path, TenantFile], plugins: PluginHost, themes
             try:
                 info.validate_settings(plugin.settings())
             except PluginSettingsError as exc:
-                problems += [FileProblem(path, f"plugins.{plugin_id}.{name}", message)
-                             for name, message in exc.problems]
+                problems += [
+                    FileProblem(path, f"plugins.{plugin_id}.{name}", message)
+                    for name, message in exc.problems
+                ]
     if problems:
         raise TenantFilesError(problems)
 
@@ -96,9 +105,16 @@ async def _apply(
         tenant = existing.get(wanted.slug)
         changes: list[str] = []
         if tenant is None:
-            tenant = Tenant(slug=wanted.slug, name=wanted.name, default_locale=wanted.default_locale,
-                            locales=wanted.locales, theme=wanted.theme,
-                            status=TenantStatus(wanted.status), revision=1, domains=[])
+            tenant = Tenant(
+                slug=wanted.slug,
+                name=wanted.name,
+                default_locale=wanted.default_locale,
+                locales=wanted.locales,
+                theme=wanted.theme,
+                status=TenantStatus(wanted.status),
+                revision=1,
+                domains=[],
+            )
             platform.add(tenant)
             await platform.flush()
             changes.append("created")
@@ -111,7 +127,9 @@ async def _apply(
         for plugin_id in sorted(set(wanted.plugins) | set(await plugin_rows(session))):
             plugin = wanted.plugins.get(plugin_id)
             change = await set_plugin_state(
-                session, plugins, plugin_id,
+                session,
+                plugins,
+                plugin_id,
                 enabled=plugin is not None and plugin.enabled,
                 settings=plugin.settings() if plugin is not None else None,
             )
@@ -149,8 +167,13 @@ def _sync_domains(
     current = {d.domain: d for d in tenant.domains}
     for domain in wanted.domains:
         if owner.get(domain) not in (None, tenant.id):
-            raise TenantFilesError([FileProblem(path, "domains", f"'{domain}' belongs to "
-                                                "another tenant in the database")])
+            raise TenantFilesError(
+                [
+                    FileProblem(
+                        path, "domains", f"'{domain}' belongs to another tenant in the database"
+                    )
+                ]
+            )
         if domain not in current:
             tenant.domains.append(TenantDomain(domain=domain))
             changes.append(f"added domain {domain}")
@@ -165,8 +188,13 @@ async def _sync_identity_providers(session: AsyncSession, wanted: TenantFile) ->
     changes = []
     current = {p.provider_id: p for p in await session.scalars(select(IdentityProvider))}
     for spec in wanted.identity_providers:
-        values = {"name": spec.name, "issuer": spec.issuer, "client_id": spec.client_id,
-                  "client_secret_env": spec.client_secret_env, "scopes": spec.scopes}
+        values = {
+            "name": spec.name,
+            "issuer": spec.issuer,
+            "client_id": spec.client_id,
+            "client_secret_env": spec.client_secret_env,
+            "scopes": spec.scopes,
+        }
         row = current.pop(spec.id, None)
         if row is None:
             session.add(IdentityProvider(provider_id=spec.id, **values))

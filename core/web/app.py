@@ -69,8 +69,14 @@ def create_app(
             await db.dispose()
 
     app = Litestar(
-        route_handlers=[home, choose_language, healthz, readyz, ApiV1,
-                        *_static_routers(settings.themes_dir)],
+        route_handlers=[
+            home,
+            choose_language,
+            healthz,
+            readyz,
+            ApiV1,
+            *_static_routers(settings.themes_dir),
+        ],
         dependencies={
             "db": Provide(lambda: db, use_cache=True, sync_to_thread=False),
             "plugins": Provide(lambda: plugins, use_cache=True, sync_to_thread=False),
@@ -79,11 +85,16 @@ def create_app(
         },
         template_config=TemplateConfig(instance=LitestarTemplates(engine_instance=renderer)),
         csrf_config=CSRFConfig(
-            secret=settings.secret_key, cookie_name="tandem_csrf", cookie_httponly=True,
-            cookie_secure=settings.env == "production", cookie_samesite="lax",
+            secret=settings.secret_key,
+            cookie_name="tandem_csrf",
+            cookie_httponly=True,
+            cookie_secure=settings.env == "production",
+            cookie_samesite="lax",
         ),
         openapi_config=OpenAPIConfig(
-            title="Tandem API", version="1", path=DOCS_PREFIX,
+            title="Tandem API",
+            version="1",
+            path=DOCS_PREFIX,
             render_plugins=[ScalarRenderPlugin(path="/")],
         ),
         exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
@@ -91,13 +102,20 @@ def create_app(
         lifespan=[lifespan],
         debug=False,
     )
-    app.state.update(settings=settings, db=db, plugins=plugins, broker=broker,
-                     resolver=resolver, renderer=renderer)
+    app.state.update(
+        settings=settings,
+        db=db,
+        plugins=plugins,
+        broker=broker,
+        resolver=resolver,
+        renderer=renderer,
+    )
     # Resolve the site before routing, inside the exception handler so that an
     # unknown host or a suspended tenant still gets a proper error page.
     app.asgi_handler = wrap_in_exception_handler(
-        SiteResolution(app.asgi_router, resolver, settings.trust_forwarded_host,
-                       app.exception_handlers)
+        SiteResolution(
+            app.asgi_router, resolver, settings.trust_forwarded_host, app.exception_handlers
+        )
     )
     return app
 
@@ -105,9 +123,13 @@ def create_app(
 def _static_routers(themes_dir: Path) -> list[Router]:
     routers = [create_static_files_router("/static/core", [CORE_STATIC], name="static.core")]
     for theme in sorted(p for p in themes_dir.iterdir() if (p / "static").is_dir()):
-        routers.append(create_static_files_router(
-            f"/static/themes/{theme.name}", [theme / "static"], name=f"static.theme.{theme.name}"
-        ))
+        routers.append(
+            create_static_files_router(
+                f"/static/themes/{theme.name}",
+                [theme / "static"],
+                name=f"static.theme.{theme.name}",
+            )
+        )
     return routers
 
 

@@ -17,7 +17,7 @@ from core.web.sites import SCOPE_KEY
 log = logging.getLogger(__name__)
 
 
-def N_(message: str) -> str:  # noqa: N802 - the conventional gettext marker name
+def N_(message: str) -> str:
     """Mark a string for extraction; it is translated where it is shown."""
     return message
 
@@ -36,15 +36,18 @@ TITLES = {
     503: N_("The service is temporarily unavailable"),
 }
 EXPLANATIONS = {
-    404: N_("We could not find the page you asked for. Check the address, or go to the home "
-            "page."),
-    410: N_("The organisation that ran this programme has paused it. Please contact them "
-            "directly."),
+    404: N_("We could not find the page you asked for. Check the address, or go to the home page."),
+    410: N_(
+        "The organisation that ran this programme has paused it. Please contact them directly."
+    ),
     500: N_("We have been told and are looking into it. Please try again in a few minutes."),
-    "unknown_host": N_("No mentoring programme answers at this address. Check the address "
-                       "you typed."),
-    "csrf": N_("Your form could not be sent because it was open too long or came from "
-               "another site. Please reload the page and try again."),
+    "unknown_host": N_(
+        "No mentoring programme answers at this address. Check the address you typed."
+    ),
+    "csrf": N_(
+        "Your form could not be sent because it was open too long or came from "
+        "another site. Please reload the page and try again."
+    ),
 }
 
 
@@ -61,7 +64,9 @@ def _locale(request: Request[Any, Any, Any]) -> str:
 
 
 def error_response(
-    request: Request[Any, Any, Any], status: int, explanation: str | None = None,
+    request: Request[Any, Any, Any],
+    status: int,
+    explanation: str | None = None,
     detail: Any = None,
 ) -> Response[Any]:
     locale = _locale(request)

@@ -76,7 +76,9 @@ class SiteResolution:
         # A provisional context, so that an error page for this host is still
         # rendered in the visitor's language.
         scope[SCOPE_KEY] = RequestContext(
-            host, None, choose_locale(PLATFORM_LOCALES, chosen, accept, SOURCE_LOCALE),
+            host,
+            None,
+            choose_locale(PLATFORM_LOCALES, chosen, accept, SOURCE_LOCALE),
             PLATFORM_LOCALES,
         )
         if scope["path"] not in HOST_INDEPENDENT_PATHS:

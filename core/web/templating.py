@@ -37,13 +37,17 @@ class TemplateRenderer:
         return env
 
     def render(
-        self, name: str, *, theme: str, plugins: frozenset[str], locale: str,
+        self,
+        name: str,
+        *,
+        theme: str,
+        plugins: frozenset[str],
+        locale: str,
         context: Mapping[str, Any],
     ) -> str:
         env = self.environment(theme, plugins, locale)
         return env.get_template(name).render(
-            {"locale": locale, "text_direction": text_direction(locale), "theme": theme,
-             **context}
+            {"locale": locale, "text_direction": text_direction(locale), "theme": theme, **context}
         )
 
     def register_callable(self, key: str, fn: Callable[..., Any]) -> None:
@@ -77,8 +81,9 @@ class TemplateRenderer:
 class LitestarTemplates(TemplateEngineProtocol[Any, Any]):
     """Adapter so that ``litestar.response.Template`` renders through :class:`TemplateRenderer`."""
 
-    def __init__(self, directory: Path | list[Path] | None = None,
-                 engine_instance: Any | None = None) -> None:
+    def __init__(
+        self, directory: Path | list[Path] | None = None, engine_instance: Any | None = None
+    ) -> None:
         if not isinstance(engine_instance, TemplateRenderer):
             raise TypeError("LitestarTemplates needs a TemplateRenderer as engine_instance")
         self.renderer = engine_instance
@@ -101,7 +106,14 @@ class _RequestTemplate:
     def render(self, **context: Any) -> str:
         ctx = request_context(context["request"])
         return self._renderer.render(
-            self._name, theme=ctx.theme, plugins=ctx.plugins, locale=ctx.locale,
-            context={"site": ctx.site, "tenant": ctx.tenant,
-                     "offered_locales": ctx.offered_locales, **context},
+            self._name,
+            theme=ctx.theme,
+            plugins=ctx.plugins,
+            locale=ctx.locale,
+            context={
+                "site": ctx.site,
+                "tenant": ctx.tenant,
+                "offered_locales": ctx.offered_locales,
+                **context,
+            },
         )

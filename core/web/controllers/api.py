@@ -38,8 +38,14 @@ class ApiV1(Controller):
             return SiteOut(kind="platform", locale=ctx.locale)
         t = ctx.tenant
         return SiteOut(
-            kind="tenant", locale=ctx.locale,
-            tenant=TenantOut(slug=t.slug, name=t.name, default_locale=t.default_locale,
-                             locales=list(t.locales), theme=t.theme,
-                             plugins=sorted(t.enabled_plugins)),
+            kind="tenant",
+            locale=ctx.locale,
+            tenant=TenantOut(
+                slug=t.slug,
+                name=t.name,
+                default_locale=t.default_locale,
+                locales=list(t.locales),
+                theme=t.theme,
+                plugins=sorted(t.enabled_plugins),
+            ),
         )

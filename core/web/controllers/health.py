@@ -7,6 +7,7 @@ from typing import Any
 
 import dramatiq
 from litestar import Response, get
+from litestar.di import NamedDependency
 from sqlalchemy import text
 
 from core.db.sessions import Database
@@ -20,19 +21,25 @@ async def healthz() -> dict[str, str]:
 
 
 @get("/readyz", name="readyz", tags=["operations"], cache=False)
-async def readyz(db: Database, broker: dramatiq.Broker) -> Response[dict[str, Any]]:
+async def readyz(
+    db: NamedDependency[Database], broker: NamedDependency[dramatiq.Broker]
+) -> Response[dict[str, Any]]:
     """Readiness: the database and the job broker are reachable."""
-    checks = {"database": await _database_ok(db),
-              "broker": await asyncio.to_thread(broker_is_reachable, broker)}
+    checks = {
+        "database": await _database_ok(db),
+        "broker": await asyncio.to_thread(broker_is_reachable, broker),
+    }
     ready = all(checks.values())
     return Response(
-        {"status": "ok" if ready else "unavailable",
-         "checks": {name: "ok" if ok else "failing" for name, ok in checks.items()}},
+        {
+            "status": "ok" if ready else "unavailable",
+            "checks": {name: "ok" if ok else "failing" for name, ok in checks.items()},
+        },
         status_code=200 if ready else 503,
     )
 
 
-async def _database_ok(db: Database) -> bool:
+async def _database_ok(db: NamedDependency[Database]) -> bool:
     try:
         async with asyncio.timeout(3), db.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))

@@ -30,8 +30,14 @@ async def choose_language(
     target = data.next if _is_local_path(data.next) else "/"
     response = Redirect(path=target, status_code=303)
     if data.locale in ctx.offered_locales:
-        response.set_cookie(LOCALE_COOKIE, data.locale, max_age=ONE_YEAR, httponly=True,
-                            samesite="lax", secure=request.url.scheme == "https")
+        response.set_cookie(
+            LOCALE_COOKIE,
+            data.locale,
+            max_age=ONE_YEAR,
+            httponly=True,
+            samesite="lax",
+            secure=request.url.scheme == "https",
+        )
     return response
 
 
