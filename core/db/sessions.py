@@ -14,9 +14,10 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterator, Mapping
 from typing import Any
 
-from sqlalchemy import event, text
+from sqlalchemy import event, inspect, text
 from sqlalchemy.engine import Connection
 from sqlalchemy.ext.asyncio import (
     AsyncConnection,
@@ -27,6 +28,7 @@ from sqlalchemy.ext.asyncio import (
 )
 from sqlalchemy.orm import ORMExecuteState, Session, SessionTransaction, with_loader_criteria
 from sqlalchemy.pool import StaticPool
+from sqlalchemy.sql.elements import BindParameter, ClauseElement
 
 from core.db.base import TenantScoped
 
@@ -49,9 +51,20 @@ class PlatformSession(Session):
 
 @event.listens_for(TenantBoundSession, "do_orm_execute")
 def _filter_to_tenant(state: ORMExecuteState) -> None:
-    if state.is_column_load or not (state.is_select or state.is_update or state.is_delete):
-        return
     tenant_id = state.session.info["tenant_id"]
+    if state.is_insert or state.is_update:
+        _guard_bulk_write(state, tenant_id)
+    if not (state.is_select or state.is_update or state.is_delete):
+        return
+    if state.is_column_load:
+        # SQLAlchemy leaves loader criteria out of refreshes and expired-attribute
+        # loads; filter them by hand so that an object of another tenant attached
+        # without a load (add() of a detached object) cannot be refreshed from B.
+        mapper = state.bind_mapper
+        if mapper is not None and issubclass(mapper.class_, TenantScoped):
+            state.statement = state.statement.where(mapper.class_.tenant_id == tenant_id)
+        return
+    # session.get() also arrives here when the object is not in the identity map.
     state.statement = state.statement.options(
         with_loader_criteria(
             TenantScoped,
@@ -59,6 +72,87 @@ def _filter_to_tenant(state: ORMExecuteState) -> None:
             include_aliases=True,
         )
     )
+
+
+_UNKNOWN = object()  # a tenant_id given as a SQL expression: its value cannot be checked
+
+
+def _guard_bulk_write(state: ORMExecuteState, tenant_id: uuid.UUID) -> None:
+    """ORM ``insert()``/``update()`` statements may write only this tenant's id.
+
+    The loader criteria narrow *which* rows an UPDATE touches, not the values it
+    sets, and an INSERT has no criteria at all; without this check
+    ``update(Model).values(tenant_id=other)`` would move rows to another tenant.
+    """
+    mapper = state.bind_mapper
+    if mapper is None or not issubclass(mapper.class_, TenantScoped):
+        return
+    if state.is_insert and state.statement.select is not None:
+        # INSERT ... FROM SELECT: the tenant ids come from a query that cannot be
+        # checked before it runs, and SQLite has no RLS to catch a wrong one.
+        raise CrossTenantWriteError(
+            f"{mapper.class_.__name__}: INSERT ... FROM SELECT is not allowed in a tenant session"
+        )
+    written = list(_statement_tenant_ids(state.statement))
+    written += [row["tenant_id"] for row in _parameter_rows(state) if "tenant_id" in row]
+    for value in written:
+        if value is _UNKNOWN or value != tenant_id:
+            raise CrossTenantWriteError(
+                f"{mapper.class_.__name__}: this session may write only tenant {tenant_id}"
+            )
+    if state.is_insert:
+        _stamp_bulk_insert(state, tenant_id)
+
+
+def _parameter_rows(state: ORMExecuteState) -> list[dict[str, Any]]:
+    params = state.parameters
+    if not params:
+        return []
+    return list(params) if isinstance(params, list) else [params]
+
+
+def _stamp_bulk_insert(state: ORMExecuteState, tenant_id: uuid.UUID) -> None:
+    """New rows from an ORM bulk INSERT get the tenant, as rows added to the session do."""
+    if isinstance(state.parameters, list):
+        state.parameters = [{"tenant_id": tenant_id, **row} for row in state.parameters]
+    elif state.parameters:
+        state.parameters = {"tenant_id": tenant_id, **state.parameters}
+    elif not state.statement._multi_values and not _statement_sets_tenant(state.statement):
+        state.statement = state.statement.values(tenant_id=tenant_id)
+
+
+def _statement_sets_tenant(statement: Any) -> bool:
+    return any(_is_tenant_column(key) for key in (statement._values or {}))
+
+
+def _statement_tenant_ids(statement: Any) -> Iterator[Any]:
+    """Values a DML statement assigns to ``tenant_id`` in ``values()``/``ordered_values()``.
+
+    SQLAlchemy offers no public accessor for a statement's VALUES/SET clause, so
+    this reads ``_values`` and ``_multi_values`` (what its own ORM bulk persistence
+    reads). tests/test_isolation_orm.py fails if their shape ever changes.
+    """
+    rows: list[Any] = [statement._values or {}]
+    for batch in statement._multi_values:
+        rows.extend(batch)
+    columns = [column.key for column in statement.table.columns]
+    for row in rows:
+        pairs = row.items() if isinstance(row, Mapping) else zip(columns, row, strict=False)
+        for key, value in pairs:
+            if _is_tenant_column(key):
+                yield _literal_value(value)
+
+
+def _is_tenant_column(key: Any) -> bool:
+    return (key if isinstance(key, str) else getattr(key, "key", None)) == "tenant_id"
+
+
+def _literal_value(value: Any) -> Any:
+    if isinstance(value, BindParameter):
+        return value.value
+    if isinstance(value, ClauseElement):
+        return _UNKNOWN
+    return value
 
 
 @event.listens_for(TenantBoundSession, "before_flush")
@@ -73,9 +167,19 @@ def _stamp_and_guard_tenant(session: Session, _flush_context: Any, _instances: A
                     f"{type(obj).__name__} belongs to tenant {obj.tenant_id}, "
                     f"this session to {tenant_id}"
                 )
-    for obj in session.dirty:
-        if isinstance(obj, TenantScoped) and obj.tenant_id != tenant_id:
-            raise CrossTenantWriteError(f"{type(obj).__name__} may not move to another tenant")
+    # Updates and deletes are checked against the stored tenant as well as the new
+    # value: an object of another tenant attached with add()/merge(load=False) must
+    # neither be deleted nor "moved" into this tenant by setting its tenant_id.
+    for obj in [*session.dirty, *session.deleted]:
+        if isinstance(obj, TenantScoped) and _tenant_ids_of(obj) - {tenant_id}:
+            raise CrossTenantWriteError(
+                f"{type(obj).__name__} belongs to another tenant or may not move to one"
+            )
+
+
+def _tenant_ids_of(obj: TenantScoped) -> set[Any]:
+    history = inspect(obj).attrs.tenant_id.history
+    return {obj.tenant_id, *history.unchanged, *history.deleted}
 
 
 @event.listens_for(TenantBoundSession, "after_begin")
