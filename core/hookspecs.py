@@ -45,4 +45,5 @@ def handle_event(tenant: TenantSnapshot, event: Event) -> None:
     Called in a background job after the change that caused ``event`` committed,
     never inside the request. The job may be delivered more than once: use
     ``event.id`` to act only once. An exception makes the job retry later.
+    Returns nothing (a return value is ignored).
     """

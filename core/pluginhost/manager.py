@@ -57,7 +57,7 @@ class PluginHost:
             pm.register(plugin, name=info.id)
         infos: dict[str, PluginInfo] = {}
         for name, plugin in pm.list_name_plugin():
-            info = _info_of(plugin)
+            info = _info_of(plugin, name)
             if info.id != name:
                 raise PluginLoadError(
                     f"plugin registered as {name!r} declares id {info.id!r}; they must match"
@@ -99,8 +99,12 @@ class PluginHost:
         return self.pm.hook
 
 
-def _info_of(plugin: object) -> PluginInfo:
+def _info_of(plugin: object, name: str | None = None) -> PluginInfo:
     info = getattr(plugin, "PLUGIN", None)
     if not isinstance(info, PluginInfo):
-        raise PluginLoadError(f"{plugin!r} has no PLUGIN = PluginInfo(...)")
+        which = f"plugin {name!r} ({plugin!r})" if name else repr(plugin)
+        raise PluginLoadError(
+            f"{which} has no PLUGIN = PluginInfo(...) "
+            "(from core.pluginhost import PluginInfo; see docs/plugins.md)"
+        )
     return info

@@ -13,11 +13,16 @@ from pathlib import Path
 from typing import Any, Literal
 
 from babel import Locale, UnknownLocaleError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic.json_schema import SkipJsonSchema
 
 from core.tenancy.hosts import RESERVED_SLUGS, SLUG_PATTERN, normalise_host
 
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+INLINE_SECRET_MESSAGE = (
+    "secrets are never written into tenant files: "
+    "name an environment variable in client_secret_env instead"
+)
 
 
 class _Strict(BaseModel):
@@ -33,6 +38,9 @@ class IdentityProviderFile(_Strict):
         description="Name of the environment variable that holds the client secret."
     )
     scopes: list[str] = ["openid", "email", "profile"]
+    # Declared only to reject it with a useful message: "extra inputs are not
+    # permitted" would not tell the author where the secret belongs instead.
+    client_secret: SkipJsonSchema[Any] = Field(default=None, exclude=True, repr=False)
 
     @field_validator("client_secret_env")
     @classmethod
@@ -40,6 +48,11 @@ class IdentityProviderFile(_Strict):
         if not _ENV_NAME.match(value):
             raise ValueError("must be the NAME of an environment variable, like TANDEM_X_SECRET")
         return value
+
+    @field_validator("client_secret")
+    @classmethod
+    def _no_inline_secret(cls, _value: object) -> None:
+        raise ValueError(INLINE_SECRET_MESSAGE)
 
 
 class PluginFile(BaseModel):
@@ -56,8 +69,10 @@ class TenantFile(_Strict):
     slug: str
     name: str = Field(min_length=1, max_length=200)
     status: Literal["active", "suspended"] = "active"
-    default_locale: str
+    # ``locales`` comes before ``default_locale`` so that the latter's validator can
+    # check it against them and report the problem under its own field name.
     locales: list[str] = Field(min_length=1)
+    default_locale: str
     theme: str = "default"
     domains: list[str] = []
     plugins: dict[str, PluginFile] = {}
@@ -74,8 +89,12 @@ class TenantFile(_Strict):
 
     @field_validator("default_locale")
     @classmethod
-    def _locale(cls, value: str) -> str:
-        return _check_locale(value)
+    def _locale(cls, value: str, info: ValidationInfo) -> str:
+        _check_locale(value)
+        locales = info.data.get("locales")
+        if locales is not None and value not in locales:
+            raise ValueError(f"'{value}' must be one of locales ({', '.join(locales)})")
+        return value
 
     @field_validator("locales")
     @classmethod
@@ -90,17 +109,18 @@ class TenantFile(_Strict):
             host = normalise_host(value)
             if host is None or "." not in host or ":" in value:
                 raise ValueError(f"'{value}' is not a domain name (no scheme, port or path)")
+            if host in normalised:
+                raise ValueError(f"'{value}' is listed twice")
             normalised.append(host)
         return normalised
 
-    @model_validator(mode="after")
-    def _consistent(self) -> TenantFile:
-        if self.default_locale not in self.locales:
-            raise ValueError(f"default_locale '{self.default_locale}' must be one of locales")
-        ids = [p.id for p in self.identity_providers]
+    @field_validator("identity_providers")
+    @classmethod
+    def _unique_providers(cls, values: list[IdentityProviderFile]) -> list[IdentityProviderFile]:
+        ids = [p.id for p in values]
         if len(ids) != len(set(ids)):
-            raise ValueError("identity_providers: each id may appear only once")
-        return self
+            raise ValueError("each id may appear only once")
+        return values
 
 
 def _check_locale(value: str) -> str:
@@ -142,7 +162,8 @@ def load_tenant_files(directory: Path) -> dict[Path, TenantFile]:
         except ValidationError as exc:
             for error in exc.errors():
                 field = ".".join(str(part) for part in error["loc"]) or "(file)"
-                problems.append(FileProblem(path, field, error["msg"]))
+                message = error["msg"].removeprefix("Value error, ")
+                problems.append(FileProblem(path, field, message))
             continue
         if tenant.slug != path.stem:
             problems.append(
