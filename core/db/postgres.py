@@ -47,11 +47,25 @@ def grant_app_role(conn: Connection, role: str) -> None:
 
 
 def create_app_role(conn: Connection, role: str, password: str | None = None) -> None:
-    """Create the login role the application connects as (development and tests)."""
+    """Create (or update) the login role the application connects as."""
     quoted = conn.dialect.identifier_preparer.quote(role)
     exists = conn.execute(text("SELECT 1 FROM pg_roles WHERE rolname = :r"), {"r": role}).scalar()
     options = "LOGIN NOSUPERUSER NOBYPASSRLS NOCREATEDB NOCREATEROLE"
     verb = "ALTER" if exists else "CREATE"
     conn.execute(text(f"{verb} ROLE {quoted} {options}"))
     if password is not None:
-        conn.execute(text(f"ALTER ROLE {quoted} PASSWORD :p"), {"p": password})
+        _set_password(conn, quoted, password)
+
+
+def _set_password(conn: Connection, quoted_role: str, password: str) -> None:
+    # ALTER ROLE takes no bind parameters: the server quotes the password as a
+    # literal, and the statement goes through the driver's cursor unprocessed so
+    # that no character in it (%, :, $) is taken for a placeholder.
+    literal = conn.execute(
+        text("SELECT quote_literal(CAST(:p AS text))"), {"p": password}
+    ).scalar_one()
+    cursor = conn.connection.cursor()
+    try:
+        cursor.execute(f"ALTER ROLE {quoted_role} PASSWORD {literal}")
+    finally:
+        cursor.close()
