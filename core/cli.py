@@ -73,22 +73,37 @@ def db_downgrade(revision: str) -> None:
     help="Environment variable holding the role's password (none: trust auth).",
 )
 def db_create_app_role(password_env: str | None) -> None:
-    """Create the PostgreSQL login role the application connects as (TANDEM_APP_DB_ROLE)."""
+    """Create the PostgreSQL login role the application connects as (TANDEM_APP_DB_ROLE).
+
+    Connects with TANDEM_MIGRATION_DATABASE_URL (a role allowed to create roles).
+    """
     import os
 
-    from sqlalchemy import create_engine
+    from sqlalchemy.ext.asyncio import create_async_engine
+    from sqlalchemy.pool import NullPool
 
     from core.db.postgres import create_app_role
 
     settings = _settings()
-    url = settings.migration_database_url.replace("+asyncpg", "+psycopg")
+    url = settings.migration_database_url
     if not url.startswith("postgresql"):
         raise click.ClickException("create-app-role is for PostgreSQL only")
-    password = os.environ.get(password_env) if password_env else None
-    engine = create_engine(url)
-    with engine.begin() as conn:
-        create_app_role(conn, settings.app_db_role, password)
-    engine.dispose()
+    password = None
+    if password_env:
+        password = os.environ.get(password_env)
+        # A typo in the variable's name must not leave a role without a password.
+        if not password:
+            raise click.ClickException(f"environment variable {password_env} is not set")
+
+    async def go() -> None:
+        engine = create_async_engine(url, poolclass=NullPool)
+        try:
+            async with engine.begin() as conn:
+                await conn.run_sync(create_app_role, settings.app_db_role, password)
+        finally:
+            await engine.dispose()
+
+    _run(go)
     click.echo(f"role {settings.app_db_role} is ready (LOGIN, NOBYPASSRLS, owns nothing)")
 
 
