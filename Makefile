@@ -35,9 +35,9 @@ format: install
 
 ## Extract messages into the catalogue template, merge into each language, check they compile.
 translations: install
-	$(BIN)/pybabel extract --quiet -F core/locale/babel.cfg --no-location --sort-output \
+	$(BIN)/pybabel --quiet extract -F core/locale/babel.cfg --no-location --sort-output \
 		-o core/locale/messages.pot core plugins themes
-	$(BIN)/pybabel update --quiet --no-fuzzy-matching -i core/locale/messages.pot -d core/locale
+	$(BIN)/pybabel --quiet update --no-fuzzy-matching --ignore-obsolete -i core/locale/messages.pot -d core/locale
 	$(BIN)/pybabel compile --statistics -d core/locale
 
 clean:

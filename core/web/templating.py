@@ -72,6 +72,9 @@ class TemplateRenderer:
             trim_blocks=True,
             lstrip_blocks=True,
         )
+        # Match the extraction (babel.cfg: trimmed = true) so multi-line {% trans %}
+        # blocks are looked up by the same msgid they were extracted with.
+        env.policies["ext.i18n.trimmed"] = True
         env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
         env.globals.update(self._callables)
         env.globals["language_name"] = language_name
