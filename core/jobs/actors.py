@@ -3,18 +3,29 @@
 Actors are collected here and declared on a broker by ``core.jobs.broker`` when
 the process builds its broker, so that importing a module never depends on which
 broker exists yet.
+
+A delivery runs in three steps:
+
+1. load the tenant's snapshot; a tenant that no longer exists drops the job;
+2. in one tenant-session transaction, claim the outbox row (``completed_at``) and
+   run the body; the claim and the body's writes commit together, or not at all;
+3. if the body (or its commit) fails, record ``attempts`` and ``last_error`` in a
+   separate transaction, then re-raise so that dramatiq retries the message.
 """
 
 from __future__ import annotations
 
 import asyncio
+import inspect
 import logging
 import threading
+import traceback
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
+import dramatiq
 from sqlalchemy import update
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -25,6 +36,10 @@ from core.pluginhost.manager import PluginHost
 from core.tenancy.snapshot import TenantSnapshot, load_snapshot
 
 log = logging.getLogger(__name__)
+
+# Keyword arguments the relay adds to every message; a job's own may not use them.
+RESERVED_KWARGS = frozenset({"tenant_id", "job_id"})
+MAX_ERROR_LENGTH = 4000
 
 
 @dataclass(frozen=True)
@@ -63,7 +78,12 @@ REGISTRY: dict[str, TenantActor] = {}
 def tenant_actor(
     *, name: str | None = None, max_retries: int = 10, queue_name: str = "default"
 ) -> Callable[[JobBody], TenantActor]:
+    """Declare ``async def body(job: JobContext, **kwargs)`` as a job; enqueue it with
+    :func:`core.jobs.enqueue`."""
+
     def register(body: JobBody) -> TenantActor:
+        if not inspect.iscoroutinefunction(body):
+            raise TypeError(f"{body.__qualname__}: a tenant actor must be an async function")
         actor = TenantActor(
             name=name or f"{body.__module__}.{body.__name__}",
             body=body,
@@ -86,32 +106,72 @@ async def run_job(
     job_id: uuid.UUID,
     kwargs: dict[str, Any],
 ) -> bool:
-    """Run ``actor`` for one outbox row; return False when it had already run (or cannot)."""
+    """Run ``actor`` for one outbox row; return False when it had already run (or cannot).
+
+    Raises whatever the body raised, after recording it on the outbox row.
+    """
     tenant = await load_snapshot(db, tenant_id)
     if tenant is None:
         log.warning("job %s: tenant %s no longer exists; dropped", job_id, tenant_id)
         return False
-    async with db.tenant_session(tenant_id) as session, session.begin():
-        # Claiming the row first takes its lock until commit: a concurrent second
-        # delivery waits here, then finds it completed. A failure rolls the claim back.
-        claimed = await session.execute(
-            update(OutboxMessage)
-            .where(
-                OutboxMessage.id == job_id,
-                OutboxMessage.tenant_id == tenant_id,
-                OutboxMessage.completed_at.is_(None),
-            )
-            .values(completed_at=utcnow(), attempts=OutboxMessage.attempts + 1)
-        )
-        if claimed.rowcount != 1:
-            log.info("job %s already completed; skipped", job_id)
-            return False
-        await actor.body(JobContext(job_id, tenant, session, plugins), **kwargs)
+    try:
+        async with db.tenant_session(tenant_id) as session, session.begin():
+            if not await _claim(session, tenant_id, job_id):
+                log.info("job %s: done already, or not of tenant %s; skipped", job_id, tenant_id)
+                return False
+            await actor.body(JobContext(job_id, tenant, session, plugins), **kwargs)
+    except Exception as exc:
+        await _record_failure(db, tenant_id, job_id, exc)
+        raise
     return True
 
 
+async def _claim(session: AsyncSession, tenant_id: uuid.UUID, job_id: uuid.UUID) -> bool:
+    # The UPDATE takes the row's lock until commit: a concurrent second delivery
+    # waits here, then finds the row completed. Matching the tenant too means a
+    # message naming another tenant than its row's never runs. A failure of the
+    # body rolls the claim back, so the next delivery runs it again.
+    claimed = await session.execute(
+        update(OutboxMessage)
+        .where(
+            OutboxMessage.id == job_id,
+            OutboxMessage.tenant_id == tenant_id,
+            OutboxMessage.completed_at.is_(None),
+        )
+        .values(completed_at=utcnow(), attempts=OutboxMessage.attempts + 1)
+        .execution_options(synchronize_session=False)
+    )
+    return claimed.rowcount == 1
+
+
+async def _record_failure(
+    db: Database, tenant_id: uuid.UUID, job_id: uuid.UUID, exc: BaseException
+) -> None:
+    """Count the failed attempt and keep its error, in a transaction of its own."""
+    error = "".join(traceback.format_exception_only(exc)).strip()[:MAX_ERROR_LENGTH]
+    try:
+        async with db.tenant_session(tenant_id) as session, session.begin():
+            await session.execute(
+                update(OutboxMessage)
+                .where(
+                    OutboxMessage.id == job_id,
+                    OutboxMessage.tenant_id == tenant_id,
+                    OutboxMessage.completed_at.is_(None),
+                )
+                .values(attempts=OutboxMessage.attempts + 1, last_error=error)
+                .execution_options(synchronize_session=False)
+            )
+    except Exception:
+        # The original error matters more (dramatiq retries on it): only log this one.
+        log.exception("job %s: could not record its failure (%s)", job_id, error)
+
+
 class JobRuntime:
-    """One event loop and database engine per worker thread (engines are loop-bound)."""
+    """One event loop and database engine per worker thread (engines are loop-bound).
+
+    Built lazily by the first job a thread runs; closed when the thread stops
+    (:class:`JobRuntimeCleanup`, which ``core.jobs.broker`` adds to every broker).
+    """
 
     _local = threading.local()
     _factory: Callable[[], tuple[Database, PluginHost]] | None = None
@@ -135,3 +195,29 @@ class JobRuntime:
             db, plugins = cls._factory()
             runtime = cls._local.runtime = cls(db, plugins)
         return runtime
+
+    @classmethod
+    def close_current_thread(cls) -> None:
+        """Dispose of this thread's engine and close its loop (no-op if it has none)."""
+        runtime = getattr(cls._local, "runtime", None)
+        if runtime is not None:
+            del cls._local.runtime
+            runtime.close()
+
+    def close(self) -> None:
+        try:
+            self.loop.run_until_complete(self.db.dispose())
+            self.loop.run_until_complete(self.loop.shutdown_asyncgens())
+            self.loop.run_until_complete(self.loop.shutdown_default_executor())
+        finally:
+            self.loop.close()
+
+
+class JobRuntimeCleanup(dramatiq.Middleware):
+    """Closes a worker thread's :class:`JobRuntime` when the thread shuts down."""
+
+    def before_worker_thread_shutdown(self, broker: dramatiq.Broker, thread: Any) -> None:
+        try:
+            JobRuntime.close_current_thread()
+        except Exception:
+            log.exception("closing a job worker thread's database engine failed")

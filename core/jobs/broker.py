@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import contextlib
+import logging
 from urllib.parse import urlsplit
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import AgeLimit, Callbacks, Pipelines, Retries, ShutdownNotifications
 
-from core.jobs.actors import REGISTRY
+from core.jobs.actors import REGISTRY, JobRuntimeCleanup
+
+log = logging.getLogger(__name__)
 
 
 class BrokerURLError(ValueError):
-    pass
+    """``TANDEM_BROKER_URL`` names no broker Tandem can use."""
 
 
 def build_broker(url: str) -> dramatiq.Broker:
@@ -23,8 +27,10 @@ def build_broker(url: str) -> dramatiq.Broker:
         Callbacks(),
         Pipelines(),
         Retries(min_backoff=1000, max_backoff=300_000),
+        JobRuntimeCleanup(),
     ]
-    scheme = urlsplit(url).scheme if url else ""
+    url = url.strip()
+    scheme = urlsplit(url).scheme.lower() if url else ""
     if scheme in ("redis", "rediss"):
         from dramatiq.brokers.redis import RedisBroker
 
@@ -58,12 +64,24 @@ def declare_actors(broker: dramatiq.Broker) -> None:
 
 
 def broker_is_reachable(broker: dramatiq.Broker) -> bool:
-    """A cheap liveness probe for /readyz."""
+    """A cheap liveness probe for /readyz (the in-memory broker is always reachable)."""
+    from dramatiq.brokers.rabbitmq import RabbitmqBroker
+    from dramatiq.brokers.redis import RedisBroker
+
     try:
-        if hasattr(broker, "client"):  # Redis
+        if isinstance(broker, RedisBroker):
             return bool(broker.client.ping())
-        if hasattr(broker, "connection"):  # RabbitMQ: opens (or reuses) this thread's channel
-            return broker.connection.is_open
-    except Exception:
+        if isinstance(broker, RabbitmqBroker):
+            # Opens (or reuses) this thread's connection; processing pending events
+            # notices one the server has closed since.
+            connection = broker.connection
+            connection.process_data_events(time_limit=0)
+            return bool(connection.is_open)
+    except Exception as exc:
+        log.warning("job broker is unreachable: %s", exc)
+        if isinstance(broker, RabbitmqBroker):
+            # Forget this thread's broken connection so the next probe opens a new one.
+            with contextlib.suppress(Exception):
+                del broker.connection
         return False
     return True

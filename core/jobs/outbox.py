@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import event
@@ -9,6 +10,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
 from core.db.sessions import TenantBoundSession
+from core.jobs.actors import RESERVED_KWARGS
 from core.jobs.models import OutboxMessage
 
 if TYPE_CHECKING:
@@ -20,11 +22,20 @@ _after_commit_listeners: list[Any] = []
 def enqueue(session: AsyncSession, actor: TenantActor, **kwargs: Any) -> OutboxMessage:
     """Add a job for ``actor`` to the session's tenant; it is sent only if the session commits.
 
-    ``kwargs`` must be JSON-serialisable.
+    ``kwargs`` must be JSON-serialisable; ``tenant_id`` and ``job_id`` are added by
+    the relay and may not be among them.
     """
     sync_session = session.sync_session
     if not isinstance(sync_session, TenantBoundSession):
         raise TypeError("jobs are enqueued from a tenant session: they run inside one tenant")
+    clash = RESERVED_KWARGS & kwargs.keys()
+    if clash:
+        raise ValueError(f"{actor.name}: job arguments may not be named {sorted(clash)}")
+    try:
+        # Fail here, in the caller's code, rather than at flush or in the worker.
+        json.dumps(kwargs, allow_nan=False)
+    except (TypeError, ValueError) as exc:
+        raise TypeError(f"{actor.name}: job arguments must be JSON-serialisable: {exc}") from None
     message = OutboxMessage(tenant_id=sync_session.tenant_id, actor_name=actor.name, kwargs=kwargs)
     session.add(message)
     sync_session.info["outbox_dirty"] = True

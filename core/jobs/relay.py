@@ -12,10 +12,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from datetime import timedelta
+import uuid
+from datetime import datetime, timedelta
 
 import dramatiq
-from sqlalchemy import or_, select
+from sqlalchemy import and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.base import utcnow
 from core.db.sessions import Database
@@ -27,10 +29,21 @@ log = logging.getLogger(__name__)
 # A job sent this long ago and still not completed is sent again: covers a message
 # lost by a broker (or an in-memory queue that died with its process).
 REDELIVER_AFTER = timedelta(hours=1)
+# ...but not forever: a job that failed this often (each dramatiq retry counts) has
+# used up several rounds of retries; it stays in the outbox with its last_error for
+# an operator to look at.
+REDELIVER_MAX_ATTEMPTS = 30
+# A row naming an actor this process does not know waits this long before the next try
+# (a deployment may be rolling out the code that declares it).
+UNKNOWN_ACTOR_RETRY = timedelta(minutes=5)
 
 
 async def relay_once(db: Database, broker: dramatiq.Broker, limit: int = 200) -> int:
-    """Send up to ``limit`` due rows; return how many were sent."""
+    """Send up to ``limit`` due rows; return how many were sent.
+
+    If the broker fails part-way, the rows sent so far are still marked dispatched
+    and the error is raised afterwards.
+    """
     now = utcnow()
     due = (
         select(OutboxMessage)
@@ -38,32 +51,68 @@ async def relay_once(db: Database, broker: dramatiq.Broker, limit: int = 200) ->
         .where(
             or_(
                 OutboxMessage.dispatched_at.is_(None),
-                OutboxMessage.dispatched_at < now - REDELIVER_AFTER,
+                and_(
+                    OutboxMessage.dispatched_at < now - REDELIVER_AFTER,
+                    OutboxMessage.attempts < REDELIVER_MAX_ATTEMPTS,
+                ),
             )
         )
         .order_by(OutboxMessage.created_at)
         .limit(limit)
     )
     if db.dialect == "postgresql":
+        # Several relays (web processes, workers) share the table: each takes rows
+        # no other one holds, and keeps them locked until they are marked.
         due = due.with_for_update(skip_locked=True)
-    sent = 0
+    sent: list[uuid.UUID] = []
+    unknown: dict[uuid.UUID, str] = {}
+    failure: Exception | None = None
     async with db.platform_session() as session, session.begin():
         for message in await session.scalars(due):
             try:
                 actor = broker.get_actor(message.actor_name)
             except dramatiq.errors.ActorNotFound:
-                message.last_error = f"no actor named {message.actor_name!r} in this process"
-                message.available_at = now + timedelta(minutes=5)
+                unknown[message.id] = message.actor_name
                 continue
             kwargs = {
                 **message.kwargs,
                 "tenant_id": str(message.tenant_id),
                 "job_id": str(message.id),
             }
-            await asyncio.to_thread(actor.send_with_options, kwargs=kwargs)
-            message.dispatched_at = now
-            sent += 1
-    return sent
+            try:
+                await asyncio.to_thread(actor.send_with_options, kwargs=kwargs)
+            except Exception as exc:
+                failure = exc
+                break
+            sent.append(message.id)
+        await _mark(session, sent, unknown, now)
+    if failure is not None:
+        raise failure
+    return len(sent)
+
+
+async def _mark(
+    session: AsyncSession, sent: list[uuid.UUID], unknown: dict[uuid.UUID, str], now: datetime
+) -> None:
+    # Core UPDATEs, not ORM flushes: a row deleted meanwhile (its tenant was removed)
+    # must not fail the batch and so cause everything in it to be sent again.
+    if sent:
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id.in_(sent))
+            .values(dispatched_at=now)
+            .execution_options(synchronize_session=False)
+        )
+    for message_id, actor_name in unknown.items():
+        await session.execute(
+            update(OutboxMessage)
+            .where(OutboxMessage.id == message_id)
+            .values(
+                available_at=now + UNKNOWN_ACTOR_RETRY,
+                last_error=f"no actor named {actor_name!r} in this process",
+            )
+            .execution_options(synchronize_session=False)
+        )
 
 
 class OutboxRelay:
@@ -81,9 +130,11 @@ class OutboxRelay:
         self._task = asyncio.create_task(self._run(), name="outbox-relay")
 
     def wake(self) -> None:
-        # Commits may happen on worker threads with loops of their own.
+        # Commits may happen on worker threads with loops of their own; the loop may
+        # also close between the check and the call while the process shuts down.
         if self._loop is not None and not self._loop.is_closed():
-            self._loop.call_soon_threadsafe(self._wake.set)
+            with contextlib.suppress(RuntimeError):
+                self._loop.call_soon_threadsafe(self._wake.set)
 
     async def stop(self) -> None:
         remove_outbox_commit_listener(self.wake)
@@ -94,6 +145,9 @@ class OutboxRelay:
 
     async def _run(self) -> None:
         while True:
+            # Cleared before the pass, not after: a commit during the pass sets it
+            # again and is relayed by the next pass instead of waiting for the poll.
+            self._wake.clear()
             try:
                 while await relay_once(self._db, self._broker) > 0:
                     pass
@@ -103,4 +157,3 @@ class OutboxRelay:
                 log.exception("outbox relay failed; retrying in %.0f s", self._poll)
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(self._wake.wait(), timeout=self._poll)
-            self._wake.clear()

@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.db.sessions import Database
+from core.events import publish_event
 from core.identity.models import IdentityProvider
 from core.pluginhost.info import PluginSettingsError
 from core.pluginhost.manager import PluginHost
@@ -124,7 +125,10 @@ async def _apply(
         await platform.flush()
 
         session = db.tenant_session(tenant.id, bind=conn)
-        for plugin_id in sorted(set(wanted.plugins) | set(await plugin_rows(session))):
+        # Rows of plugins no longer installed are left alone: they cannot be
+        # validated, and hooks never reach an uninstalled plugin anyway.
+        stored = set(await plugin_rows(session)) & set(plugins.infos)
+        for plugin_id in sorted(set(wanted.plugins) | stored):
             plugin = wanted.plugins.get(plugin_id)
             change = await set_plugin_state(
                 session,
@@ -138,6 +142,9 @@ async def _apply(
         changes += await _sync_identity_providers(session, wanted)
         if changes and "created" not in changes:
             await bump_revision(session, tenant.id)
+        if changes:
+            # In this tenant's session, so the event commits (or rolls back) with the sync.
+            publish_event(session, "tenant.updated", {"changes": changes})
         await session.flush()
         await session.close()
 

@@ -66,6 +66,7 @@ def create_app(
             await relay.stop()
             if worker is not None:
                 worker.stop()
+            broker.close()  # closes RabbitMQ's connections (a no-op for the others)
             await db.dispose()
 
     app = Litestar(
