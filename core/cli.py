@@ -22,8 +22,15 @@ def _settings() -> Settings:
     try:
         return Settings()
     except ValidationError as exc:
-        messages = "; ".join(err["msg"].removeprefix("Value error, ") for err in exc.errors())
+        messages = "; ".join(_config_error(err) for err in exc.errors())
         raise click.ClickException(f"configuration error: {messages}") from None
+
+
+def _config_error(err: Any) -> str:
+    """One readable line per error, naming the environment variable when there is one."""
+    message = err["msg"].removeprefix("Value error, ")
+    field = ".".join(str(part) for part in err.get("loc", ()))
+    return f"TANDEM_{field.upper()}: {message}" if field else message
 
 
 def _run(coro_factory: Callable[[], Awaitable[T]]) -> T:

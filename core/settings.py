@@ -13,6 +13,8 @@ from typing import Literal
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from core.tenancy.hosts import PlatformHost, classify_host, normalise_host
+
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"
 MIN_SECRET_KEY_LENGTH = 32
@@ -44,7 +46,7 @@ class Settings(BaseSettings):
     trust_forwarded_host: bool = False
     tenant_cache_seconds: float = Field(default=5.0, ge=0)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
-    port: int = 8000
+    port: int = Field(default=8000, ge=1, le=65535)
 
     @model_validator(mode="after")
     def _defaults_and_production_checks(self) -> Settings:
@@ -53,6 +55,11 @@ class Settings(BaseSettings):
         if not self.migration_database_url:
             self.migration_database_url = self.database_url
         self.base_domain = self.base_domain.strip().lower().rstrip(".")
+        if not _is_plain_host_name(self.base_domain):
+            raise ValueError(
+                f"TANDEM_BASE_DOMAIN must be a plain host name such as 'localhost' or "
+                f"'tandem.example.org' (no scheme, port or path), not {self.base_domain!r}"
+            )
         weak_key = self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < MIN_SECRET_KEY_LENGTH
         if self.env == "production" and weak_key:
             raise ValueError(
@@ -77,6 +84,12 @@ class Settings(BaseSettings):
     @property
     def migrations_dir(self) -> Path:
         return self.root / "migrations"
+
+
+def _is_plain_host_name(name: str) -> bool:
+    # Tenants are "<slug>.<base domain>"; an IP address or a name with a port
+    # could never be matched against a Host header.
+    return normalise_host(name) == name and classify_host(name, name) == PlatformHost()
 
 
 @lru_cache

@@ -66,11 +66,15 @@ class TenantResolver:
         base_domain: str,
         ttl_seconds: float,
         clock: Callable[[], float] = time.monotonic,
+        max_entries: int = 10_000,
     ) -> None:
         self._db = db
         self._base_domain = base_domain
         self._ttl = ttl_seconds
         self._clock = clock
+        # Bounded: the Host header is chosen by the client, so a flood of made-up
+        # hosts must not grow this process's memory without limit.
+        self._max_entries = max(1, max_entries)
         self._cache: dict[str, tuple[float, Site | LookupError]] = {}
 
     async def resolve(self, host: str) -> Site:
@@ -81,10 +85,20 @@ class TenantResolver:
             outcome = cached[1]
         else:
             outcome = await self._lookup(host)
-            self._cache[host] = (now + self._ttl, outcome)
+            self._remember(host, now + self._ttl, outcome)
         if isinstance(outcome, LookupError):
-            raise outcome
+            raise _fresh(outcome)
         return outcome
+
+    def _remember(self, host: str, expires: float, outcome: Site | LookupError) -> None:
+        self._cache.pop(host, None)
+        if len(self._cache) >= self._max_entries:
+            now = self._clock()
+            for key in [k for k, (until, _) in self._cache.items() if until <= now]:
+                del self._cache[key]
+        while len(self._cache) >= self._max_entries:
+            del self._cache[next(iter(self._cache))]  # the oldest entry
+        self._cache[host] = (expires, outcome)
 
     def invalidate(self) -> None:
         """Forget every cached lookup in this process (after a local change)."""
@@ -113,3 +127,13 @@ class TenantResolver:
         if not snapshot.is_active:
             return TenantSuspendedError(snapshot)
         return TenantSite(host, snapshot)
+
+
+def _fresh(error: LookupError) -> LookupError:
+    """A new exception for each request: re-raising the cached instance would grow its
+    traceback with every request (keeping their frames alive) and share it across tasks."""
+    if isinstance(error, UnknownHostError):
+        return UnknownHostError(error.host, error.reason)
+    if isinstance(error, TenantSuspendedError):
+        return TenantSuspendedError(error.tenant)
+    return type(error)(*error.args)

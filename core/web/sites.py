@@ -12,13 +12,20 @@ from http.cookies import SimpleCookie
 from typing import Any
 
 from litestar import Request
+from litestar.datastructures import URL
 from litestar.exceptions import NotFoundException
 from litestar.types import ASGIApp, ExceptionHandlersMap, Receive, Scope, Send
 from litestar.utils.scope.state import ScopeState
 
 from core.i18n.catalogs import SOURCE_LOCALE
 from core.i18n.negotiation import LOCALE_COOKIE, choose_locale
-from core.tenancy.resolver import PlatformSite, Site, TenantResolver, TenantSite
+from core.tenancy.resolver import (
+    PlatformSite,
+    Site,
+    TenantResolver,
+    TenantSite,
+    TenantSuspendedError,
+)
 from core.tenancy.snapshot import TenantSnapshot
 
 SCOPE_KEY = "tandem"
@@ -67,8 +74,13 @@ class SiteResolution:
         # Routing has not happened yet; without this the error pages for an unknown
         # host would not find the application's exception handlers.
         ScopeState.from_scope(scope).exception_handlers = self.exception_handlers
+        _pin_urls(scope)
         headers = _headers(scope)
         host = headers.get("host", "")
+        if sum(1 for name, _ in scope["headers"] if name.lower() == b"host") > 1:
+            # Two Host headers (RFC 9112 forbids it): parts of the stack would
+            # disagree about which one counts, so neither names a site.
+            host = ""
         if self.trust_forwarded_host and headers.get("x-forwarded-host"):
             host = headers["x-forwarded-host"].split(",")[0].strip()
         chosen = _cookie(headers.get("cookie", ""), LOCALE_COOKIE)
@@ -82,7 +94,14 @@ class SiteResolution:
             PLATFORM_LOCALES,
         )
         if scope["path"] not in HOST_INDEPENDENT_PATHS:
-            site = await self.resolver.resolve(host)  # raises → 404 / 410 page
+            try:
+                site = await self.resolver.resolve(host)  # raises → 404 / 410 page
+            except TenantSuspendedError as exc:
+                # The 410 page speaks to the tenant's visitors, in their language.
+                t = exc.tenant
+                locale = choose_locale(t.locales, chosen, accept, t.default_locale)
+                scope[SCOPE_KEY] = RequestContext(host, None, locale, t.locales)
+                raise
             offered = site.tenant.locales if isinstance(site, TenantSite) else PLATFORM_LOCALES
             default = site.tenant.default_locale if isinstance(site, TenantSite) else SOURCE_LOCALE
             scope[SCOPE_KEY] = RequestContext(
@@ -112,6 +131,26 @@ def require_platform(request: Request[Any, Any, Any]) -> PlatformSite:
     if not isinstance(site, PlatformSite):
         raise NotFoundException()
     return site
+
+
+def _pin_urls(scope: Scope) -> None:
+    """Pin ``request.url`` to one without the host when the Host header cannot be parsed.
+
+    Litestar builds the URL from the Host header on first use and raises on a bad
+    port ("muenchen.localhost:99999"); error pages and templates read it, so such a
+    header would turn the unknown-host 404 into a 500.
+    """
+    try:
+        URL.from_scope(scope)
+    except ValueError:
+        without_host: Any = {
+            **scope,
+            "headers": [h for h in scope["headers"] if h[0] != b"host"],
+            "server": None,
+        }
+        state = ScopeState.from_scope(scope)
+        state.url = URL.from_scope(without_host)
+        state.base_url = URL.from_scope({**without_host, "path": "/", "query_string": b""})
 
 
 def _headers(scope: Scope) -> dict[str, str]:
