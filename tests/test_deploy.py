@@ -158,6 +158,7 @@ def test_production_settings_in_the_compose_file_pass_validation() -> None:
         k.removeprefix("TANDEM_").lower(): v for k, v in env.items() if k.startswith("TANDEM")
     }
     values["secret_key"] = "x" * 48  # what .env provides
+    values["base_domain"] = "mentoring.example.org"
     settings = Settings(**values)  # type: ignore[arg-type]
     assert settings.env == "production"
 
