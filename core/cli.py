@@ -372,3 +372,4 @@ def worker(threads: int) -> None:
         asyncio.run(relay_until_stopped())
     finally:
         job_worker.stop()
+        broker.close()

@@ -470,6 +470,35 @@ async def test_a_domain_owned_by_a_tenant_outside_the_files_rolls_everything_bac
     assert tenants_in(await db_state(db))["gamma"] == tenants_in(before)["gamma"]
 
 
+async def test_a_domain_can_move_from_one_tenant_file_to_another_in_one_sync(
+    db: Database, plugins: PluginHost, settings: Settings, tenants_dir: Path
+):
+    await sync(db, plugins, settings, tenants_dir)
+    # alpha gives up its domain and beta (processed after alpha) takes it, and the
+    # other way round in a second sync: either order must work.
+    write(
+        tenants_dir,
+        {
+            "alpha.toml": edit(ALPHA, 'domains = ["mentoring.alpha.example"]', "domains = []"),
+            "beta.toml": BETA + 'domains = ["mentoring.alpha.example"]\n',
+        },
+    )
+    report = await sync(db, plugins, settings, tenants_dir)
+    assert "alpha: removed domain mentoring.alpha.example" in report.changes
+    assert "beta: added domain mentoring.alpha.example" in report.changes
+    assert tenants_in(await db_state(db))["beta"]["domains"] == ["mentoring.alpha.example"]
+
+    write(tenants_dir, {"alpha.toml": ALPHA, "beta.toml": BETA})
+    report = await sync(db, plugins, settings, tenants_dir)
+    assert "alpha: added domain mentoring.alpha.example" in report.changes
+    assert "beta: removed domain mentoring.alpha.example" in report.changes
+    state = tenants_in(await db_state(db))
+    assert (state["alpha"]["domains"], state["beta"]["domains"]) == (
+        ["mentoring.alpha.example"],
+        [],
+    )
+
+
 # --- dry run ------------------------------------------------------------------------------
 
 

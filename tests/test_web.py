@@ -420,6 +420,27 @@ async def test_forwarded_host_is_used_when_trusted(proxied_client: Client) -> No
     assert unknown.status_code == 404
     # Without the header, the Host header still works.
     assert (await get(proxied_client, MUENCHEN)).status_code == 200
+    # In a chain, only the right-most value (written by our proxy) counts: a client
+    # cannot pick a tenant by sending its own X-Forwarded-Host in front of it.
+    chained = await get(
+        proxied_client, "10.0.0.5:8000", **{"x-forwarded-host": f"{MUENCHEN}, {TORONTO}"}
+    )
+    assert TENANT_NAMES["toronto"] in chained.text
+    assert TENANT_NAMES["muenchen"] not in chained.text
+
+
+async def test_probes_answer_head_requests(client: Client) -> None:
+    for path in ("/healthz", "/readyz"):
+        response = await client.head(path, headers={"host": "10.1.2.3"})
+        assert response.status_code == 200, path
+        assert response.content == b""
+
+
+async def test_unknown_host_page_offers_no_links_into_itself(client: Client) -> None:
+    response = await get(client, "nosuch.localhost")
+    assert response.status_code == 404
+    assert 'action="/language"' not in response.text
+    assert "main-nav" not in response.text
 
 
 # --- security headers --------------------------------------------------------------------

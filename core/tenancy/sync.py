@@ -98,6 +98,10 @@ async def _apply(
 ) -> None:
     platform = db.platform_session(bind=conn)
     existing = {t.slug: t for t in await platform.scalars(select(Tenant))}
+    # Release dropped domains first, so that a domain can move from one tenant's
+    # file to another's in a single sync.
+    released = _release_domains(existing, files)
+    await platform.flush()
     domain_owner = {d.domain: d.tenant_id for d in await platform.scalars(select(TenantDomain))}
     wanted_slugs = {tenant.slug for tenant in files.values()}
     report.untracked = sorted(set(existing) - wanted_slugs)
@@ -121,7 +125,8 @@ async def _apply(
             changes.append("created")
         else:
             changes += _update_fields(tenant, wanted)
-        changes += _sync_domains(path, tenant, wanted, domain_owner)
+        changes += [f"removed domain {domain}" for domain in released.get(wanted.slug, [])]
+        changes += _add_domains(path, tenant, wanted, domain_owner)
         await platform.flush()
 
         session = db.tenant_session(tenant.id, bind=conn)
@@ -167,11 +172,27 @@ def _update_fields(tenant: Tenant, wanted: TenantFile) -> list[str]:
     return changes
 
 
-def _sync_domains(
+def _release_domains(
+    existing: dict[str, Tenant], files: dict[Path, TenantFile]
+) -> dict[str, list[str]]:
+    """Remove each tenant's domains its file no longer lists; tenants without a file keep theirs."""
+    released: dict[str, list[str]] = {}
+    for wanted in files.values():
+        tenant = existing.get(wanted.slug)
+        if tenant is None:
+            continue
+        for row in list(tenant.domains):
+            if row.domain not in wanted.domains:
+                tenant.domains.remove(row)
+                released.setdefault(wanted.slug, []).append(row.domain)
+    return released
+
+
+def _add_domains(
     path: Path, tenant: Tenant, wanted: TenantFile, owner: dict[str, object]
 ) -> list[str]:
     changes = []
-    current = {d.domain: d for d in tenant.domains}
+    current = {d.domain for d in tenant.domains}
     for domain in wanted.domains:
         if owner.get(domain) not in (None, tenant.id):
             raise TenantFilesError(
@@ -184,10 +205,6 @@ def _sync_domains(
         if domain not in current:
             tenant.domains.append(TenantDomain(domain=domain))
             changes.append(f"added domain {domain}")
-    for domain, row in current.items():
-        if domain not in wanted.domains:
-            tenant.domains.remove(row)
-            changes.append(f"removed domain {domain}")
     return changes
 
 

@@ -82,7 +82,9 @@ class SiteResolution:
             # disagree about which one counts, so neither names a site.
             host = ""
         if self.trust_forwarded_host and headers.get("x-forwarded-host"):
-            host = headers["x-forwarded-host"].split(",")[0].strip()
+            # The right-most value is the one our own proxy wrote; values to its
+            # left came from the client and may be forged.
+            host = headers["x-forwarded-host"].split(",")[-1].strip()
         chosen = _cookie(headers.get("cookie", ""), LOCALE_COOKIE)
         accept = headers.get("accept-language")
         # A provisional context, so that an error page for this host is still

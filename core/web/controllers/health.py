@@ -6,21 +6,24 @@ import asyncio
 from typing import Any
 
 import dramatiq
-from litestar import Response, get
+from litestar import HttpMethod, Response, route
 from litestar.di import NamedDependency
 from sqlalchemy import text
 
 from core.db.sessions import Database
 from core.jobs.broker import broker_is_reachable
 
+# HEAD too: many load balancers probe with it.
+PROBE_METHODS = [HttpMethod.GET, HttpMethod.HEAD]
 
-@get("/healthz", name="healthz", tags=["operations"], cache=False)
+
+@route("/healthz", http_method=PROBE_METHODS, name="healthz", tags=["operations"])
 async def healthz() -> dict[str, str]:
     """Liveness: the process answers."""
     return {"status": "ok"}
 
 
-@get("/readyz", name="readyz", tags=["operations"], cache=False)
+@route("/readyz", http_method=PROBE_METHODS, name="readyz", tags=["operations"])
 async def readyz(
     db: NamedDependency[Database], broker: NamedDependency[dramatiq.Broker]
 ) -> Response[dict[str, Any]]:
