@@ -342,6 +342,7 @@ def worker(threads: int) -> None:
     from core.jobs.actors import JobRuntime
     from core.jobs.broker import build_broker
     from core.jobs.relay import OutboxRelay
+    from core.mail import configure_mail  # also declares core.send_mail
     from core.pluginhost.manager import PluginHost
 
     settings = _settings()
@@ -349,6 +350,7 @@ def worker(threads: int) -> None:
         raise click.ClickException(
             "TANDEM_BROKER_URL is not set: without a broker the web process runs jobs itself"
         )
+    configure_mail(settings)
     host = PluginHost.load()
     broker = build_broker(settings.broker_url)
     JobRuntime.configure(lambda: (Database(settings.database_url), host))

@@ -47,6 +47,22 @@ class Settings(BaseSettings):
     tenant_cache_seconds: float = Field(default=5.0, ge=0)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
     port: int = Field(default=8000, ge=1, le=65535)
+    smtp_url: str = Field(
+        default="",
+        repr=False,  # may hold the SMTP password
+        description="smtp://, smtp+starttls:// or smtps://[user:password@]host[:port]. "
+        "Empty: outside production mails are written to mail_dir; production sends none "
+        "(they wait in the outbox).",
+    )
+    mail_from: str = Field(
+        default="",
+        description="Bare sender address; the tenant's name is its display name. "
+        "Default: noreply@<base domain>.",
+    )
+    mail_dir: Path | None = Field(
+        default=None,
+        description="Where development writes mails without TANDEM_SMTP_URL. Default: var/mail.",
+    )
 
     @model_validator(mode="after")
     def _defaults_and_production_checks(self) -> Settings:
@@ -60,6 +76,7 @@ class Settings(BaseSettings):
                 f"TANDEM_BASE_DOMAIN must be a plain host name such as 'localhost' or "
                 f"'tandem.example.org' (no scheme, port or path), not {self.base_domain!r}"
             )
+        self._check_mail()
         weak_key = self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < MIN_SECRET_KEY_LENGTH
         if self.env == "production" and weak_key:
             raise ValueError(
@@ -68,6 +85,22 @@ class Settings(BaseSettings):
                 "(for example: python -c 'import secrets; print(secrets.token_urlsafe(48))')"
             )
         return self
+
+    def _check_mail(self) -> None:
+        # Imported here: core.mail imports these settings.
+        from core.mail.compose import MailError, check_address
+        from core.mail.smtp import parse_smtp_url
+
+        if self.smtp_url.strip():
+            parse_smtp_url(self.smtp_url)  # SmtpURLError (a ValueError) says what is wrong
+        if not self.mail_from:
+            self.mail_from = f"noreply@{self.base_domain}"
+        try:
+            self.mail_from = check_address(self.mail_from)
+        except MailError as exc:
+            raise ValueError(f"TANDEM_MAIL_FROM must be a bare e-mail address: {exc}") from None
+        if self.mail_dir is None:
+            self.mail_dir = self.root / "var" / "mail"
 
     @property
     def is_development(self) -> bool:

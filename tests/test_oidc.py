@@ -340,9 +340,18 @@ async def test_client_secret_post_is_used_when_the_provider_says_so(
     assert (await rogue_login(rp, rogue, rogue_config, store)).subject == "rogue-user"
 
 
+class FromNow(int):
+    """A timestamp claim given as seconds from the moment the token is forged.
+
+    Parameters are built when pytest collects the tests, possibly a minute before
+    the test runs; absolute times taken then would drift out of the leeway.
+    """
+
+
 def _forge(**changes: Any) -> Any:
     def forge(claims: dict[str, Any]) -> dict[str, Any]:
-        claims.update(changes)
+        now = int(time.time())
+        claims.update({k: now + v if isinstance(v, FromNow) else v for k, v in changes.items()})
         return {k: v for k, v in claims.items() if v is not None}
 
     return forge
@@ -360,11 +369,11 @@ def _forge(**changes: Any) -> Any:
         ({"aud": ["tandem-rogue", "another-client"]}, ErrorCode.WRONG_AUDIENCE),
         ({"aud": ["tandem-rogue", "x"], "azp": "x"}, ErrorCode.WRONG_AUDIENCE),
         ({"azp": "another-client"}, ErrorCode.WRONG_AUDIENCE),
-        ({"exp": int(time.time()) - 120}, ErrorCode.EXPIRED),
+        ({"exp": FromNow(-120)}, ErrorCode.EXPIRED),
         ({"exp": None}, ErrorCode.INVALID_TOKEN),
         ({"exp": "tomorrow"}, ErrorCode.INVALID_TOKEN),
-        ({"iat": int(time.time()) + 600}, ErrorCode.NOT_YET_VALID),
-        ({"nbf": int(time.time()) + 600}, ErrorCode.NOT_YET_VALID),
+        ({"iat": FromNow(600)}, ErrorCode.NOT_YET_VALID),
+        ({"nbf": FromNow(600)}, ErrorCode.NOT_YET_VALID),
         ({"sub": None}, ErrorCode.INVALID_TOKEN),
         ({"sub": "x" * 256}, ErrorCode.INVALID_TOKEN),
         ({"at_hash": "bm90LXRoZS1oYXNo"}, ErrorCode.INVALID_TOKEN),
@@ -387,8 +396,8 @@ async def test_tampered_claims_are_rejected(
 @pytest.mark.parametrize(
     ("changes"),
     [
-        {"exp": int(time.time()) - 30},  # expired, but within the 60 s leeway
-        {"iat": int(time.time()) + 30},  # a provider clock slightly ahead
+        {"exp": FromNow(-30)},  # expired, but within the 60 s leeway
+        {"iat": FromNow(30)},  # a provider clock slightly ahead
         {"aud": ["tandem-rogue", "x"], "azp": "tandem-rogue"},
         {"aud": ["tandem-rogue"]},
     ],

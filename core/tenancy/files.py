@@ -55,6 +55,13 @@ class IdentityProviderFile(_Strict):
         raise ValueError(INLINE_SECRET_MESSAGE)
 
 
+class SessionsFile(_Strict):
+    """``[sessions]``: this tenant's login-session timeouts, within the platform's limits."""
+
+    idle_minutes: int | None = Field(default=None, ge=5, le=240)
+    absolute_hours: int | None = Field(default=None, ge=1, le=24)
+
+
 class PluginFile(BaseModel):
     """``[plugins.<id>]``: ``enabled`` plus the plugin's own settings."""
 
@@ -77,6 +84,7 @@ class TenantFile(_Strict):
     domains: list[str] = []
     plugins: dict[str, PluginFile] = {}
     identity_providers: list[IdentityProviderFile] = []
+    sessions: SessionsFile = SessionsFile()
 
     @field_validator("slug")
     @classmethod

@@ -36,6 +36,10 @@ class Tenant(UUIDPrimaryKey, Timestamps, Base):
     # Bumped on every change to the tenant or its plugins, so that caches in every
     # process (tenant lookups, per-tenant hook callers) notice within one TTL.
     revision: Mapped[int] = mapped_column(Integer, default=1)
+    # ``[sessions]`` in the tenant file; NULL means the platform default
+    # (core.identity.sessions.SessionPolicy clamps whatever is stored).
+    session_idle_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
+    session_absolute_hours: Mapped[int | None] = mapped_column(Integer, default=None)
 
     domains: Mapped[list[TenantDomain]] = relationship(
         back_populates="tenant", cascade="all, delete-orphan", lazy="selectin"

@@ -33,6 +33,9 @@ class TenantSnapshot:
     plugin_settings: MappingProxyType[str, dict[str, Any]] = field(
         default_factory=lambda: MappingProxyType({})
     )
+    # None: the platform default (see core.identity.sessions.SessionPolicy).
+    session_idle_minutes: int | None = None
+    session_absolute_hours: int | None = None
 
     @property
     def is_active(self) -> bool:
@@ -58,6 +61,8 @@ async def take_snapshot(db: Database, tenant: Tenant) -> TenantSnapshot:
         revision=tenant.revision,
         domains=tuple(sorted(d.domain for d in tenant.domains)),
         plugin_settings=MappingProxyType(plugin_settings),
+        session_idle_minutes=tenant.session_idle_minutes,
+        session_absolute_hours=tenant.session_absolute_hours,
     )
 
 

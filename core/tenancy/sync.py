@@ -117,6 +117,8 @@ async def _apply(
                 locales=wanted.locales,
                 theme=wanted.theme,
                 status=TenantStatus(wanted.status),
+                session_idle_minutes=wanted.sessions.idle_minutes,
+                session_absolute_hours=wanted.sessions.absolute_hours,
                 revision=1,
                 domains=[],
             )
@@ -169,6 +171,12 @@ def _update_fields(tenant: Tenant, wanted: TenantFile) -> list[str]:
         if old != new:
             setattr(tenant, name, new)
             changes.append(f"{name}: {_show(old)} → {_show(new)}")
+    for name in ("idle_minutes", "absolute_hours"):
+        column = f"session_{name}"
+        old, new = getattr(tenant, column), getattr(wanted.sessions, name)
+        if old != new:
+            setattr(tenant, column, new)
+            changes.append(f"sessions.{name}: {_show(old)} → {_show(new)}")
     return changes
 
 

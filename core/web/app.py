@@ -20,13 +20,23 @@ from litestar.template import TemplateConfig
 
 import core.events  # noqa: F401 - declares the core actors before the broker is built
 from core.db.sessions import Database
+from core.identity.guards import (
+    LoginRequiredError,
+    handle_login_required,
+    load_user_before_request,
+    provide_current_user,
+    template_current_user,
+)
 from core.jobs.actors import JobRuntime
 from core.jobs.broker import build_broker
 from core.jobs.relay import OutboxRelay
+from core.mail import configure_mail  # also declares core.send_mail
 from core.pluginhost.manager import PluginHost
 from core.settings import Settings, get_settings
 from core.tenancy.resolver import TenantResolver
+from core.web.controllers.account import account_sessions, logout, revoke_own_session
 from core.web.controllers.api import ApiV1
+from core.web.controllers.dev_mail import DevMailViewer
 from core.web.controllers.health import healthz, readyz
 from core.web.controllers.home import home
 from core.web.controllers.language import choose_language
@@ -54,6 +64,11 @@ def create_app(
         run_jobs_in_process = isinstance(broker, StubBroker)
     resolver = TenantResolver(db, settings.base_domain, settings.tenant_cache_seconds)
     renderer = TemplateRenderer(settings.themes_dir, plugins)
+    renderer.register_callable("current_user", template_current_user)
+    configure_mail(settings)
+    # Development-only pages are not registered at all elsewhere: no setting or
+    # request can reach them in production.
+    dev_only = [DevMailViewer] if settings.is_development else []
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -73,9 +88,13 @@ def create_app(
         route_handlers=[
             home,
             choose_language,
+            account_sessions,
+            revoke_own_session,
+            logout,
             healthz,
             readyz,
             ApiV1,
+            *dev_only,
             *_static_routers(settings.themes_dir),
         ],
         dependencies={
@@ -83,7 +102,9 @@ def create_app(
             "plugins": Provide(lambda: plugins, use_cache=True, sync_to_thread=False),
             "broker": Provide(lambda: broker, use_cache=True, sync_to_thread=False),
             "settings": Provide(lambda: settings, use_cache=True, sync_to_thread=False),
+            "current_user": Provide(provide_current_user),
         },
+        before_request=load_user_before_request,
         template_config=TemplateConfig(instance=LitestarTemplates(engine_instance=renderer)),
         csrf_config=CSRFConfig(
             secret=settings.secret_key,
@@ -98,7 +119,10 @@ def create_app(
             path=DOCS_PREFIX,
             render_plugins=[ScalarRenderPlugin(path="/")],
         ),
-        exception_handlers=EXCEPTION_HANDLERS,  # type: ignore[arg-type]
+        exception_handlers={  # type: ignore[dict-item]
+            **EXCEPTION_HANDLERS,
+            LoginRequiredError: handle_login_required,
+        },
         before_send=[add_security_headers],
         lifespan=[lifespan],
         debug=False,
