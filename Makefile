@@ -14,12 +14,30 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
-## Migrate the embedded SQLite database, sync tenants/, serve on :8000 with an in-process worker.
+# Development sign-in: one local OpenID provider (oidc-provider-mock) per demo tenant,
+# on loopback, at the issuers named in tenants/*.toml. The mock accepts the client ids
+# there as they are; these secrets are for development only.
+DEV_OIDC_ENV := TANDEM_OIDC_MUENCHEN_SECRET=dev-muenchen-secret \
+	TANDEM_OIDC_AUGSBURG_SECRET=dev-augsburg-secret \
+	TANDEM_OIDC_TORONTO_SECRET=dev-toronto-secret
+DEV_OIDC_PORTS := 8010 8011 8012
+
+## Migrate the embedded SQLite database, sync tenants/, start the local OpenID providers
+## (ports $(DEV_OIDC_PORTS)), serve on :8000 with an in-process worker; Ctrl-C stops all.
 run: install
 	$(BIN)/tandem db upgrade
 	$(BIN)/tandem tenants sync
+	$(BIN)/tandem operators add operator@tandem.localhost --name "Demo operator"
+	@echo "Development sign-in (no password): http://localhost:8000/dev/login and /dev/login on each tenant's host"
 	@echo "Tandem is at http://localhost:8000 — tenants: http://muenchen.localhost:8000 http://augsburg.localhost:8000 http://toronto.localhost:8000"
-	$(BIN)/tandem serve
+	@echo "Sign in with SSO at /login, e.g. as coordinator@muenchen.example (type it on the provider's page)"
+	@pids=""; \
+	trap 'kill $$pids 2>/dev/null' EXIT INT TERM; \
+	for port in $(DEV_OIDC_PORTS); do \
+		PYTHONWARNINGS=ignore $(BIN)/oidc-provider-mock --host 127.0.0.1 --port $$port \
+			--require-nonce true >var/oidc-provider-$$port.log 2>&1 & pids="$$pids $$!"; \
+	done; \
+	env $(DEV_OIDC_ENV) $(BIN)/tandem serve
 
 ## The whole suite (SQLite always; PostgreSQL, Redis and RabbitMQ when reachable).
 test: install

@@ -309,6 +309,53 @@ async def _tenant_plugin_state(slug: str) -> dict[str, Any]:
         await db.dispose()
 
 
+# --- operators --------------------------------------------------------------------------
+
+
+@main.group()
+def operators() -> None:
+    """The people who run the deployment (the operator console on the platform host)."""
+
+
+@operators.command("add")
+@click.argument("email")
+@click.option("--name", default="", help="Display name (default: the e-mail address).")
+def operators_add(email: str, name: str) -> None:
+    """Create an operator with EMAIL (nothing happens if one with it exists)."""
+    from sqlalchemy import select
+
+    from core.db.sessions import Database
+    from core.identity.models import User
+    from core.mail.compose import MailError, check_address
+
+    try:
+        email = check_address(email)
+    except MailError as exc:
+        raise click.ClickException(str(exc)) from None
+    name = name.strip()
+    if len(name) > 200 or not name.isprintable():
+        raise click.ClickException("--name must be one line of at most 200 characters")
+    settings = _settings()
+
+    async def go() -> bool:
+        db = Database(settings.database_url)
+        try:
+            async with db.platform_session() as session, session.begin():
+                # Matched by e-mail among operators only: an e-mail never joins accounts.
+                found = await session.scalar(
+                    select(User.id).where(User.is_operator.is_(True), User.email == email)
+                )
+                if found is not None:
+                    return False
+                session.add(User(email=email, display_name=name or email, is_operator=True))
+                return True
+        finally:
+            await db.dispose()
+
+    created = _run(go)
+    click.echo(f"operator {email} created" if created else f"operator {email} exists already")
+
+
 # --- serving ----------------------------------------------------------------------------
 
 

@@ -9,7 +9,9 @@ enabled. Each hook is documented with an example in ``docs/plugins.md``;
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from core.pluginhost.markers import hookspec
 from core.pluginhost.types import Event, HomeSection
@@ -46,4 +48,20 @@ def handle_event(tenant: TenantSnapshot, event: Event) -> None:
     never inside the request. The job may be delivered more than once: use
     ``event.id`` to act only once. An exception makes the job retry later.
     Returns nothing (a return value is ignored).
+    """
+
+
+@hookspec(firstresult=True)
+def map_claims(
+    tenant: TenantSnapshot, provider_id: str, claims: Mapping[str, Any]
+) -> dict[str, Any] | None:
+    """Return profile fields taken from a provider's claims, or None to leave them alone.
+
+    Called once per successful single sign-on in ``tenant``, after the ID token was
+    verified and before the account is looked up, with the provider's ``provider_id``
+    (as in the tenant file) and its verified ``claims``. The result may set ``name``,
+    ``email``, ``email_verified`` and ``locale``; those keys replace what core read
+    from the standard claims, the others stay. The first plugin that returns a dict
+    wins. The claims only describe the person: accounts are always linked by issuer
+    and subject, whatever this returns.
     """

@@ -131,7 +131,9 @@ async def synced(db: Database, plugins: PluginHost, settings: Settings) -> Datab
     """The database with the repository's tenants/ files applied."""
     from core.tenancy.sync import sync_tenants
 
-    await sync_tenants(db, plugins, settings.tenants_dir, settings.themes_dir)
+    # Without the files' demo [[members]]: tests make the people they need
+    # (tests/test_login_flow.py covers members).
+    await sync_tenants(db, plugins, settings.tenants_dir, settings.themes_dir, members=False)
     return db
 
 

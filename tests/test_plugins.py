@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import sys
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, datetime
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -90,8 +90,19 @@ class EventProbe(Probe):
         self.calls.append(tenant.slug)
 
 
+class ClaimsProbe(Probe):
+    hook = "map_claims"
+
+    @hookimpl
+    def map_claims(
+        self, tenant: TenantSnapshot, provider_id: str, claims: Mapping[str, Any]
+    ) -> dict[str, Any] | None:
+        self.calls.append(tenant.slug)
+        return {"name": claims.get("nickname")}
+
+
 PROBES: dict[str, type[Probe]] = {
-    probe.hook: probe for probe in (TemplateDirsProbe, HomeSectionsProbe, EventProbe)
+    probe.hook: probe for probe in (TemplateDirsProbe, HomeSectionsProbe, EventProbe, ClaimsProbe)
 }
 
 
@@ -108,6 +119,7 @@ def hook_arguments(hook: str, tenant: TenantSnapshot) -> dict[str, Any]:
         "register_template_dirs": {},
         "extra_home_sections": {"tenant": tenant, "locale": "de"},
         "handle_event": {"tenant": tenant, "event": event},
+        "map_claims": {"tenant": tenant, "provider_id": "sso", "claims": {"sub": "a"}},
     }
     return arguments[hook]
 

@@ -310,10 +310,10 @@ async def test_tenant_sync_publishes_tenant_updated_to_the_tenants_webhooks(
         encoding="utf-8",
     )
     # A dry run publishes nothing (its transaction rolls back)...
-    await sync_tenants(db, plugins, tenants_dir, settings.themes_dir, dry_run=True)
+    await sync_tenants(db, plugins, tenants_dir, settings.themes_dir, dry_run=True, members=False)
     assert await run_pending_jobs(db, settings, plugins) == 0
     # ...the real one publishes one event, for the tenant that changed.
-    report = await sync_tenants(db, plugins, tenants_dir, settings.themes_dir)
+    report = await sync_tenants(db, plugins, tenants_dir, settings.themes_dir, members=False)
     assert report.changes == ["muenchen: enabled plugin webhooks"]
     assert await run_pending_jobs(db, settings, plugins) == 1
     (request,) = receiver.requests
@@ -322,5 +322,5 @@ async def test_tenant_sync_publishes_tenant_updated_to_the_tenants_webhooks(
     assert request.json["payload"] == {"changes": ["enabled plugin webhooks"]}
 
     # Syncing the same files again changes nothing and publishes nothing.
-    await sync_tenants(db, plugins, tenants_dir, settings.themes_dir)
+    await sync_tenants(db, plugins, tenants_dir, settings.themes_dir, members=False)
     assert await run_pending_jobs(db, settings, plugins) == 0

@@ -42,7 +42,15 @@ def record(
     return entry
 
 
-async def recent_entries(tenant_session: AsyncSession, limit: int = 100) -> Sequence[AuditEntry]:
-    """The tenant's newest entries first (the tenant session filters to its tenant)."""
-    query = select(AuditEntry).order_by(AuditEntry.created_at.desc()).limit(limit)
+async def recent_entries(
+    tenant_session: AsyncSession, limit: int = 100, *, offset: int = 0
+) -> Sequence[AuditEntry]:
+    """The tenant's newest entries first (the tenant session filters to its tenant);
+    ``offset`` skips that many, for pages further back."""
+    query = (
+        select(AuditEntry)
+        .order_by(AuditEntry.created_at.desc(), AuditEntry.id.desc())
+        .limit(limit)
+        .offset(offset)
+    )
     return (await tenant_session.scalars(query)).all()

@@ -16,6 +16,7 @@ from babel import Locale, UnknownLocaleError
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from core.identity.models import normalise_roles
 from core.tenancy.hosts import RESERVED_SLUGS, SLUG_PATTERN, normalise_host
 
 _ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
@@ -55,6 +56,25 @@ class IdentityProviderFile(_Strict):
         raise ValueError(INLINE_SECRET_MESSAGE)
 
 
+class MemberFile(_Strict):
+    """``[[members]]``: a person who may sign in from the start (demo data, first admins).
+
+    Linked, like every account, by the provider's issuer and ``subject``; ``name``
+    and ``email`` only describe them until their first sign-in refreshes both.
+    """
+
+    provider: str = Field(description="The id of one of this file's identity_providers.")
+    subject: str = Field(min_length=1, max_length=255)
+    roles: list[str] = Field(min_length=1)
+    name: str = Field(default="", max_length=200)
+    email: str | None = Field(default=None, max_length=320)
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, values: list[str]) -> list[str]:
+        return normalise_roles(values)
+
+
 class SessionsFile(_Strict):
     """``[sessions]``: this tenant's login-session timeouts, within the platform's limits."""
 
@@ -84,6 +104,7 @@ class TenantFile(_Strict):
     domains: list[str] = []
     plugins: dict[str, PluginFile] = {}
     identity_providers: list[IdentityProviderFile] = []
+    members: list[MemberFile] = []
     sessions: SessionsFile = SessionsFile()
 
     @field_validator("slug")
@@ -178,11 +199,39 @@ def load_tenant_files(directory: Path) -> dict[Path, TenantFile]:
                 FileProblem(path, "slug", f"'{tenant.slug}' must match the file name '{path.stem}'")
             )
             continue
+        member_problems = _member_problems(path, tenant)
+        if member_problems:
+            problems.extend(member_problems)
+            continue
         files[path] = tenant
     problems.extend(_cross_file_problems(files))
     if problems:
         raise TenantFilesError(problems)
     return files
+
+
+def _member_problems(path: Path, tenant: TenantFile) -> list[FileProblem]:
+    """Members must name a provider of the same file, and each person only once."""
+    problems = []
+    providers = [p.id for p in tenant.identity_providers]
+    seen: set[tuple[str, str]] = set()
+    for index, member in enumerate(tenant.members):
+        if member.provider not in providers:
+            have = ", ".join(providers) or "none"
+            problems.append(
+                FileProblem(
+                    path,
+                    f"members.{index}.provider",
+                    f"no identity provider '{member.provider}' in this file (have: {have})",
+                )
+            )
+        key = (member.provider, member.subject)
+        if key in seen:
+            problems.append(
+                FileProblem(path, f"members.{index}.subject", "this person is listed twice")
+            )
+        seen.add(key)
+    return problems
 
 
 def _cross_file_problems(files: dict[Path, TenantFile]) -> list[FileProblem]:

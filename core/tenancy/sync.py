@@ -15,7 +15,8 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 
 from core.db.sessions import Database
 from core.events import publish_event
-from core.identity.models import IdentityProvider
+from core.identity.accounts import find_or_create_user_for_identity, roles_of, set_roles
+from core.identity.models import ExternalIdentity, IdentityProvider
 from core.pluginhost.info import PluginSettingsError
 from core.pluginhost.manager import PluginHost
 from core.pluginhost.service import plugin_rows, set_plugin_state
@@ -40,15 +41,23 @@ class SyncReport:
 
 
 async def sync_tenants(
-    db: Database, plugins: PluginHost, directory: Path, themes_dir: Path, *, dry_run: bool = False
+    db: Database,
+    plugins: PluginHost,
+    directory: Path,
+    themes_dir: Path,
+    *,
+    dry_run: bool = False,
+    members: bool = True,
 ) -> SyncReport:
+    """Apply the files; ``members=False`` leaves ``[[members]]`` out (tests that want
+    the demo tenants without their demo people)."""
     files = load_tenant_files(directory)
     _check_references(files, plugins, themes_dir)
     report = SyncReport()
     async with db.engine.connect() as conn:
         transaction = await conn.begin()
         try:
-            await _apply(db, conn, plugins, files, report)
+            await _apply(db, conn, plugins, files, report, members=members)
         except BaseException:
             await transaction.rollback()
             raise
@@ -95,6 +104,8 @@ async def _apply(
     plugins: PluginHost,
     files: dict[Path, TenantFile],
     report: SyncReport,
+    *,
+    members: bool = True,
 ) -> None:
     platform = db.platform_session(bind=conn)
     existing = {t.slug: t for t in await platform.scalars(select(Tenant))}
@@ -147,6 +158,8 @@ async def _apply(
             if change:
                 changes.append(change)
         changes += await _sync_identity_providers(session, wanted)
+        if members:
+            changes += await _sync_members(platform, session, wanted)
         if changes and "created" not in changes:
             await bump_revision(session, tenant.id)
         if changes:
@@ -238,6 +251,36 @@ async def _sync_identity_providers(session: AsyncSession, wanted: TenantFile) ->
     for provider_id, row in current.items():
         await session.delete(row)
         changes.append(f"removed identity provider {provider_id}")
+    return changes
+
+
+async def _sync_members(
+    platform: AsyncSession, session: AsyncSession, wanted: TenantFile
+) -> list[str]:
+    """Make sure each ``[[members]]`` entry has an account and exactly the listed roles.
+
+    Members not in the file (people who joined later) are left alone; for the ones
+    listed, the file wins, as it does for everything else it declares.
+    """
+    changes = []
+    issuers = {p.id: p.issuer for p in wanted.identity_providers}
+    for member in wanted.members:
+        issuer = issuers[member.provider]  # checked when the file was loaded
+        known = await platform.scalar(
+            select(ExternalIdentity).where(
+                ExternalIdentity.issuer == issuer, ExternalIdentity.subject == member.subject
+            )
+        )
+        profile = {"display_name": member.name, "email": member.email or ""}
+        # An existing account keeps the name and e-mail its own sign-ins gave it.
+        user = await find_or_create_user_for_identity(
+            platform, issuer, member.subject, None if known else profile
+        )
+        before = await roles_of(session, user.id)
+        if set(before) != set(member.roles):
+            await set_roles(session, user, member.roles, actor=None)
+            verb = "added member" if not before else "changed roles of member"
+            changes.append(f"{verb} {member.subject} ({', '.join(member.roles)})")
     return changes
 
 

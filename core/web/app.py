@@ -27,6 +27,7 @@ from core.identity.guards import (
     provide_current_user,
     template_current_user,
 )
+from core.identity.oidc import RelyingParty
 from core.jobs.actors import JobRuntime
 from core.jobs.broker import build_broker
 from core.jobs.relay import OutboxRelay
@@ -35,11 +36,15 @@ from core.pluginhost.manager import PluginHost
 from core.settings import Settings, get_settings
 from core.tenancy.resolver import TenantResolver
 from core.web.controllers.account import account_sessions, logout, revoke_own_session
+from core.web.controllers.admin import TenantAdmin
 from core.web.controllers.api import ApiV1
+from core.web.controllers.dev_login import DevLogin
 from core.web.controllers.dev_mail import DevMailViewer
 from core.web.controllers.health import healthz, readyz
 from core.web.controllers.home import home
 from core.web.controllers.language import choose_language
+from core.web.controllers.login import login_callback, login_page, login_start
+from core.web.controllers.operator import OperatorConsole
 from core.web.errors import EXCEPTION_HANDLERS
 from core.web.security import DOCS_PREFIX, add_security_headers
 from core.web.sites import SiteResolution
@@ -66,9 +71,12 @@ def create_app(
     renderer = TemplateRenderer(settings.themes_dir, plugins)
     renderer.register_callable("current_user", template_current_user)
     configure_mail(settings)
+    # One OpenID Connect client per app: it caches providers' discovery documents
+    # and keys across requests and tenants.
+    relying_party = RelyingParty()
     # Development-only pages are not registered at all elsewhere: no setting or
     # request can reach them in production.
-    dev_only = [DevMailViewer] if settings.is_development else []
+    dev_only = [DevMailViewer, DevLogin] if settings.is_development else []
 
     @asynccontextmanager
     async def lifespan(app: Litestar) -> AsyncIterator[None]:
@@ -82,6 +90,7 @@ def create_app(
             if worker is not None:
                 worker.stop()
             broker.close()  # closes RabbitMQ's connections (a no-op for the others)
+            await relying_party.aclose()
             await db.dispose()
 
     app = Litestar(
@@ -91,9 +100,14 @@ def create_app(
             account_sessions,
             revoke_own_session,
             logout,
+            login_page,
+            login_start,
+            login_callback,
             healthz,
             readyz,
             ApiV1,
+            OperatorConsole,
+            TenantAdmin,
             *dev_only,
             *_static_routers(settings.themes_dir),
         ],
@@ -134,6 +148,7 @@ def create_app(
         broker=broker,
         resolver=resolver,
         renderer=renderer,
+        relying_party=relying_party,
     )
     # Resolve the site before routing, inside the exception handler so that an
     # unknown host or a suspended tenant still gets a proper error page.
