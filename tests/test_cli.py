@@ -295,3 +295,49 @@ def test_unknown_tenant_or_plugin_is_a_clear_error(
     assert message in result.stderr
     assert "Traceback" not in result.output
     assert {slug: tenant_state(settings, slug) for slug in before} == before
+
+
+# --- operators ----------------------------------------------------------------------------
+
+
+def operators_in(settings: Settings) -> list[tuple[str | None, str, bool]]:
+    from core.identity.models import User
+
+    async def read() -> list[tuple[str | None, str, bool]]:
+        db = Database(settings.database_url)
+        try:
+            async with db.platform_session() as session:
+                users = await session.scalars(select(User).order_by(User.email))
+                return [(u.email, u.display_name, u.is_operator) for u in users]
+        finally:
+            await db.dispose()
+
+    return asyncio.run(read())
+
+
+def test_operators_add_creates_one_operator_and_is_idempotent(
+    cli: Invoke, settings: Settings
+) -> None:
+    first = cli("operators", "add", "ops@tandem.example", "--name", "Ops Team")
+    assert first.exit_code == 0, first.output
+    again = cli("operators", "add", "ops@tandem.example", "--name", "Someone else")
+    assert again.exit_code == 0, again.output
+    assert operators_in(settings) == [("ops@tandem.example", "Ops Team", True)]
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["not-an-address"], "address"),
+        (["a@b.example\nBcc: x@y.example"], "address"),
+        (["ops@tandem.example", "--name", "two\nlines"], "--name"),
+        (["ops@tandem.example", "--name", "x" * 201], "--name"),
+    ],
+)
+def test_operators_add_refuses_bad_input_and_creates_nothing(
+    cli: Invoke, settings: Settings, args: list[str], message: str
+) -> None:
+    result = cli("operators", "add", *args)
+    assert result.exit_code != 0
+    assert message in result.output
+    assert operators_in(settings) == []
