@@ -5,6 +5,7 @@ from core.db.base import Base
 
 def load_all_models() -> type[Base]:
     import core.identity.attempts
+    import core.identity.invitations
     import core.identity.models
     import core.jobs.models
     import core.pluginhost.models

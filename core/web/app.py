@@ -42,6 +42,7 @@ from core.web.controllers.dev_login import DevLogin
 from core.web.controllers.dev_mail import DevMailViewer
 from core.web.controllers.health import healthz, readyz
 from core.web.controllers.home import home
+from core.web.controllers.invitations import TenantPeople, open_invitation
 from core.web.controllers.language import choose_language
 from core.web.controllers.login import login_callback, login_page, login_start
 from core.web.controllers.operator import OperatorConsole
@@ -108,6 +109,8 @@ def create_app(
             ApiV1,
             OperatorConsole,
             TenantAdmin,
+            TenantPeople,
+            open_invitation,
             *dev_only,
             *_static_routers(settings.themes_dir),
         ],

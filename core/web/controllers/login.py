@@ -57,6 +57,12 @@ from core.identity.sessions import (
 )
 from core.pluginhost.manager import PluginHost
 from core.tenancy.snapshot import TenantSnapshot
+from core.web.controllers.invitations import (
+    Redeemed,
+    clear_invite_cookie,
+    invitation_gone_page,
+    redeem_invitation,
+)
 from core.web.errors import N_
 from core.web.sites import current_tenant, request_context
 
@@ -300,9 +306,14 @@ async def _sign_in(
         user = await find_or_create_user_for_identity(
             platform, identity.issuer, identity.subject, _account_fields(profile)
         )
+    # An invitation the browser brought from /invite/<token> is spent first, so
+    # that the membership it grants is there for the check below.
+    invited = await redeem_invitation(request, db, tenant, user.id)
     async with db.tenant_session(tenant.id) as session:
         membership = await membership_of(session, user.id)
     if membership is None or not membership.roles:
+        if invited is not None and invited is not Redeemed.ACCEPTED:
+            return invitation_gone_page(request, invited)
         # Signed in at the provider, but not (or no longer) part of this programme:
         # say so plainly, and how to join, rather than pretend the login broke.
         details = {"provider": provider_id, "reason": "no_membership"}
@@ -318,6 +329,8 @@ async def _sign_in(
     )
     response = Redirect(path=taken.next_path, status_code=303)
     set_session_cookie(response, token, secure=is_https(request))
+    if invited is not None:
+        clear_invite_cookie(response, request)
     return response
 
 
