@@ -42,12 +42,17 @@ from core.pluginhost.manager import PluginHost
 from core.pluginhost.models import TenantPlugin
 from core.pluginhost.service import plugin_rows, set_plugin_state
 from core.tenancy.snapshot import TenantSnapshot
+from core.web.forms import form_text
 from core.web.sites import current_tenant, request_context
 
 PLUGIN_CHANGED = "plugin_changed"  # audit action
 AUDIT_PAGE_SIZE = 50
 MAX_PAGE = 100_000  # far beyond any log; keeps the offset a small number
 MAX_VALUE_LENGTH = 10_000  # per form field; an announcement is a few sentences
+
+
+def _text(form: Any, key: str) -> str:
+    return form_text(form, key, MAX_VALUE_LENGTH)
 
 
 def N_(message: str) -> str:
@@ -303,11 +308,6 @@ def _deref(prop: dict[str, Any], root: dict[str, Any]) -> dict[str, Any]:
 
 
 # --- form ↔ settings ----------------------------------------------------------------------
-
-
-def _text(form: FormMultiDict, key: str) -> str:
-    value = form.get(key)
-    return value.strip()[:MAX_VALUE_LENGTH] if isinstance(value, str) else ""
 
 
 def _key(setting: SettingField, locale: str | None = None) -> str:

@@ -51,6 +51,7 @@ from core.mail import MailError, send_mail
 from core.mail.compose import check_address, format_datetime
 from core.tenancy.snapshot import TenantSnapshot
 from core.web.errors import N_
+from core.web.forms import form_text
 from core.web.sites import current_tenant, request_context
 
 INVITE_COOKIE = "tandem_invite"
@@ -207,8 +208,7 @@ class InviteForm:
 
 
 def _read_form(form: Any, locale: str) -> InviteForm:
-    email = form.get("email")
-    email = email.strip()[:MAX_EMAIL_LENGTH] if isinstance(email, str) else ""
+    email = form_text(form, "email", MAX_EMAIL_LENGTH)
     roles = tuple(role for role in ROLES if role in form.getall("roles", []))
     errors: dict[str, str] = {}
     try:

@@ -20,7 +20,6 @@ from typing import Any
 
 from babel import Locale, UnknownLocaleError
 from litestar import Controller, Request, get, post
-from litestar.datastructures import FormMultiDict
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
 from litestar.params import FromPath
@@ -44,9 +43,16 @@ from core.tenancy.hosts import (
 )
 from core.tenancy.models import Tenant, TenantDomain, TenantStatus
 from core.tenancy.service import bump_revision
+from core.web.forms import form_text
 from core.web.sites import request_context
 
 MAX_FIELD_LENGTH = 500  # longer input is cut before it is checked: no field needs more
+
+
+def _text(form: Any, key: str) -> str:
+    return form_text(form, key, MAX_FIELD_LENGTH)
+
+
 MAX_LOCALES = 20
 # The confirmations a redirect may ask the page to show (?done=…).
 NOTICES = frozenset({"created", "suspended", "reactivated", "domain_added", "domain_removed"})
@@ -244,11 +250,6 @@ def _done(kind: str, slug: str) -> Redirect:
 
 def available_themes(themes_dir: Path) -> list[str]:
     return sorted(p.name for p in themes_dir.iterdir() if (p / "templates").is_dir())
-
-
-def _text(form: FormMultiDict, key: str) -> str:
-    value = form.get(key)
-    return value.strip()[:MAX_FIELD_LENGTH] if isinstance(value, str) else ""
 
 
 # --- checks -------------------------------------------------------------------------------
