@@ -8,7 +8,7 @@ handlers, templates and plugins read the result from the request scope.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from http.cookies import SimpleCookie
+from http.cookies import CookieError, SimpleCookie
 from typing import Any
 
 from litestar import Request
@@ -163,7 +163,7 @@ def _cookie(header: str, name: str) -> str | None:
     jar = SimpleCookie()
     try:
         jar.load(header)
-    except Exception:
+    except CookieError:  # a malformed Cookie header: treat as no choice made
         return None
     morsel = jar.get(name)
     return morsel.value if morsel else None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Any
 
 import dramatiq
@@ -12,6 +13,8 @@ from sqlalchemy import text
 
 from core.db.sessions import Database
 from core.jobs.broker import broker_is_reachable
+
+log = logging.getLogger(__name__)
 
 # HEAD too: many load balancers probe with it.
 PROBE_METHODS = [HttpMethod.GET, HttpMethod.HEAD]
@@ -42,10 +45,11 @@ async def readyz(
     )
 
 
-async def _database_ok(db: NamedDependency[Database]) -> bool:
+async def _database_ok(db: Database) -> bool:
     try:
         async with asyncio.timeout(3), db.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
-    except Exception:
+    except Exception as exc:  # any failure means "not ready"; say which in the log
+        log.warning("readiness: database unreachable: %r", exc)
         return False
     return True
