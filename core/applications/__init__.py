@@ -1,0 +1,1 @@
+"""Applications to join a cohort as mentee or mentor, and the coordinators' intake."""

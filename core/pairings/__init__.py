@@ -1,0 +1,1 @@
+"""Pairings (tandems): the lifecycle, the agreement, meetings and check-ins."""

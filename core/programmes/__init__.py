@@ -1,0 +1,1 @@
+"""Programmes (a tenant's mentoring offer) and their cohorts (one intake each)."""
