@@ -1,0 +1,1 @@
+"""Reference data the forms and the matching share: occupations, languages, countries, levels."""
