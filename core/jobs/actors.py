@@ -1,4 +1,5 @@
 """``@tenant_actor``: an async job body that runs inside one tenant, at most once.
+``@platform_actor``: the same for work on platform tables, in a platform session.
 
 Actors are collected here and declared on a broker by ``core.jobs.broker`` when
 the process builds its broker, so that importing a module never depends on which
@@ -11,6 +12,11 @@ A delivery runs in three steps:
    run the body; the claim and the body's writes commit together, or not at all;
 3. if the body (or its commit) fails, record ``attempts`` and ``last_error`` in a
    separate transaction, then re-raise so that dramatiq retries the message.
+
+A platform job (its outbox row has no tenant) skips step 1 and runs step 2 in a
+platform session, which on PostgreSQL sees no tenant-owned row at all: it is meant
+for platform tables (login sessions, the outbox itself). Work on tenant-owned rows
+belongs in a tenant actor, one job per tenant.
 """
 
 from __future__ import annotations
@@ -23,10 +29,10 @@ import traceback
 import uuid
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypeVar
 
 import dramatiq
-from sqlalchemy import update
+from sqlalchemy import ColumnElement, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.base import utcnow
@@ -52,18 +58,34 @@ class JobContext:
     plugins: PluginHost
 
 
+@dataclass(frozen=True)
+class PlatformJobContext:
+    """What a platform actor body gets: a platform session in a transaction, the plugins."""
+
+    job_id: uuid.UUID
+    session: AsyncSession
+    plugins: PluginHost
+
+
 JobBody = Callable[..., Awaitable[None]]
 
 
 @dataclass(frozen=True)
-class TenantActor:
+class _ActorFields:
     name: str
     body: JobBody
     max_retries: int
     queue_name: str
 
-    def run(self, tenant_id: str, job_id: str, **kwargs: Any) -> None:
+
+@dataclass(frozen=True)
+class TenantActor(_ActorFields):
+    def run(self, tenant_id: str | None, job_id: str, **kwargs: Any) -> None:
         """The dramatiq entry point: runs the body on this worker thread's event loop."""
+        if tenant_id is None:
+            # Only a hand-made message can do this: enqueue() stamps the session's tenant.
+            log.error("job %s: %s is a tenant actor but the job names no tenant", job_id, self.name)
+            return
         runtime = JobRuntime.for_current_thread()
         runtime.loop.run_until_complete(
             run_job(
@@ -72,7 +94,50 @@ class TenantActor:
         )
 
 
-REGISTRY: dict[str, TenantActor] = {}
+@dataclass(frozen=True)
+class PlatformActor(_ActorFields):
+    def run(self, tenant_id: str | None, job_id: str, **kwargs: Any) -> None:
+        """The dramatiq entry point (the relay sends ``tenant_id=None`` for platform jobs)."""
+        if tenant_id is not None:
+            log.error(
+                "job %s: %s is a platform actor but the job names a tenant", job_id, self.name
+            )
+            return
+        runtime = JobRuntime.for_current_thread()
+        runtime.loop.run_until_complete(
+            run_platform_job(runtime.db, runtime.plugins, self, uuid.UUID(job_id), kwargs)
+        )
+
+
+Actor = TenantActor | PlatformActor
+REGISTRY: dict[str, Actor] = {}
+
+
+A = TypeVar("A", TenantActor, PlatformActor)
+
+
+def _declarer(
+    kind: type[A], name: str | None, max_retries: int, queue_name: str
+) -> Callable[[JobBody], A]:
+    """The decorator behind tenant_actor and platform_actor: check, build, register."""
+    label = "tenant" if kind is TenantActor else "platform"
+
+    def register(body: JobBody) -> A:
+        if not inspect.iscoroutinefunction(body):
+            raise TypeError(f"{body.__qualname__}: a {label} actor must be an async function")
+        actor = kind(
+            name=name or f"{body.__module__}.{body.__name__}",
+            body=body,
+            max_retries=max_retries,
+            queue_name=queue_name,
+        )
+        known = REGISTRY.get(actor.name)
+        if known is not None and known.body is not body:
+            raise ValueError(f"two actors are named {actor.name!r}")
+        REGISTRY[actor.name] = actor
+        return actor
+
+    return register
 
 
 def tenant_actor(
@@ -80,22 +145,15 @@ def tenant_actor(
 ) -> Callable[[JobBody], TenantActor]:
     """Declare ``async def body(job: JobContext, **kwargs)`` as a job; enqueue it with
     :func:`core.jobs.enqueue`."""
+    return _declarer(TenantActor, name, max_retries, queue_name)
 
-    def register(body: JobBody) -> TenantActor:
-        if not inspect.iscoroutinefunction(body):
-            raise TypeError(f"{body.__qualname__}: a tenant actor must be an async function")
-        actor = TenantActor(
-            name=name or f"{body.__module__}.{body.__name__}",
-            body=body,
-            max_retries=max_retries,
-            queue_name=queue_name,
-        )
-        if actor.name in REGISTRY and REGISTRY[actor.name].body is not body:
-            raise ValueError(f"two actors are named {actor.name!r}")
-        REGISTRY[actor.name] = actor
-        return actor
 
-    return register
+def platform_actor(
+    *, name: str | None = None, max_retries: int = 10, queue_name: str = "default"
+) -> Callable[[JobBody], PlatformActor]:
+    """Declare ``async def body(job: PlatformJobContext, **kwargs)`` as a job that runs
+    in no tenant; enqueue it with :func:`core.jobs.enqueue` from a platform session."""
+    return _declarer(PlatformActor, name, max_retries, queue_name)
 
 
 async def run_job(
@@ -126,18 +184,44 @@ async def run_job(
     return True
 
 
-async def _claim(session: AsyncSession, tenant_id: uuid.UUID, job_id: uuid.UUID) -> bool:
+async def run_platform_job(
+    db: Database,
+    plugins: PluginHost,
+    actor: PlatformActor,
+    job_id: uuid.UUID,
+    kwargs: dict[str, Any],
+) -> bool:
+    """Run ``actor`` for one platform outbox row, like :func:`run_job` without a tenant."""
+    try:
+        async with db.platform_session() as session, session.begin():
+            if not await _claim(session, None, job_id):
+                log.info("job %s: done already, or not a platform job; skipped", job_id)
+                return False
+            await actor.body(PlatformJobContext(job_id, session, plugins), **kwargs)
+    except Exception as exc:
+        await _record_failure(db, None, job_id, exc)
+        raise
+    return True
+
+
+def _this_job(tenant_id: uuid.UUID | None, job_id: uuid.UUID) -> list[ColumnElement[bool]]:
+    # Matching the tenant (or its absence) too means that a message naming another
+    # tenant than its row's, or a tenant for a platform row, never runs.
+    tenant = (
+        OutboxMessage.tenant_id.is_(None)
+        if tenant_id is None
+        else OutboxMessage.tenant_id == tenant_id
+    )
+    return [OutboxMessage.id == job_id, tenant, OutboxMessage.completed_at.is_(None)]
+
+
+async def _claim(session: AsyncSession, tenant_id: uuid.UUID | None, job_id: uuid.UUID) -> bool:
     # The UPDATE takes the row's lock until commit: a concurrent second delivery
-    # waits here, then finds the row completed. Matching the tenant too means a
-    # message naming another tenant than its row's never runs. A failure of the
-    # body rolls the claim back, so the next delivery runs it again.
+    # waits here, then finds the row completed. A failure of the body rolls the
+    # claim back, so the next delivery runs it again.
     claimed = await session.execute(
         update(OutboxMessage)
-        .where(
-            OutboxMessage.id == job_id,
-            OutboxMessage.tenant_id == tenant_id,
-            OutboxMessage.completed_at.is_(None),
-        )
+        .where(*_this_job(tenant_id, job_id))
         .values(completed_at=utcnow(), attempts=OutboxMessage.attempts + 1)
         .execution_options(synchronize_session=False)
     )
@@ -145,19 +229,16 @@ async def _claim(session: AsyncSession, tenant_id: uuid.UUID, job_id: uuid.UUID)
 
 
 async def _record_failure(
-    db: Database, tenant_id: uuid.UUID, job_id: uuid.UUID, exc: BaseException
+    db: Database, tenant_id: uuid.UUID | None, job_id: uuid.UUID, exc: BaseException
 ) -> None:
     """Count the failed attempt and keep its error, in a transaction of its own."""
     error = "".join(traceback.format_exception_only(exc)).strip()[:MAX_ERROR_LENGTH]
     try:
-        async with db.tenant_session(tenant_id) as session, session.begin():
+        session_of = db.platform_session() if tenant_id is None else db.tenant_session(tenant_id)
+        async with session_of as session, session.begin():
             await session.execute(
                 update(OutboxMessage)
-                .where(
-                    OutboxMessage.id == job_id,
-                    OutboxMessage.tenant_id == tenant_id,
-                    OutboxMessage.completed_at.is_(None),
-                )
+                .where(*_this_job(tenant_id, job_id))
                 .values(attempts=OutboxMessage.attempts + 1, last_error=error)
                 .execution_options(synchronize_session=False)
             )

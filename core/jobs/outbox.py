@@ -9,24 +9,32 @@ from sqlalchemy import event
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from core.db.sessions import TenantBoundSession
-from core.jobs.actors import RESERVED_KWARGS
+from core.db.sessions import PlatformSession, TenantBoundSession
+from core.jobs.actors import RESERVED_KWARGS, PlatformActor
 from core.jobs.models import OutboxMessage
 
 if TYPE_CHECKING:
-    from core.jobs.actors import TenantActor
+    from core.jobs.actors import Actor
 
 _after_commit_listeners: list[Any] = []
 
 
-def enqueue(session: AsyncSession, actor: TenantActor, **kwargs: Any) -> OutboxMessage:
+def enqueue(session: AsyncSession, actor: Actor, **kwargs: Any) -> OutboxMessage:
     """Add a job for ``actor`` to the session's tenant; it is sent only if the session commits.
 
+    A tenant actor's job is enqueued from a tenant session and runs in its tenant; a
+    platform actor's job from a platform session, and runs in none.
     ``kwargs`` must be JSON-serialisable; ``tenant_id`` and ``job_id`` are added by
     the relay and may not be among them.
     """
     sync_session = session.sync_session
-    if not isinstance(sync_session, TenantBoundSession):
+    tenant_id = None
+    if isinstance(actor, PlatformActor):
+        if not isinstance(sync_session, PlatformSession):
+            raise TypeError(f"{actor.name}: platform jobs are enqueued from a platform session")
+    elif isinstance(sync_session, TenantBoundSession):
+        tenant_id = sync_session.tenant_id
+    else:
         raise TypeError("jobs are enqueued from a tenant session: they run inside one tenant")
     clash = RESERVED_KWARGS & kwargs.keys()
     if clash:
@@ -36,7 +44,7 @@ def enqueue(session: AsyncSession, actor: TenantActor, **kwargs: Any) -> OutboxM
         json.dumps(kwargs, allow_nan=False)
     except (TypeError, ValueError) as exc:
         raise TypeError(f"{actor.name}: job arguments must be JSON-serialisable: {exc}") from None
-    message = OutboxMessage(tenant_id=sync_session.tenant_id, actor_name=actor.name, kwargs=kwargs)
+    message = OutboxMessage(tenant_id=tenant_id, actor_name=actor.name, kwargs=kwargs)
     session.add(message)
     sync_session.info["outbox_dirty"] = True
     return message
@@ -52,11 +60,17 @@ def remove_outbox_commit_listener(callback: Any) -> None:
         _after_commit_listeners.remove(callback)
 
 
+def notify_outbox_commit() -> None:
+    """Wake the relays by hand: for jobs enqueued through sessions bound to a connection
+    whose transaction the caller commits (the sessions themselves never commit)."""
+    for callback in list(_after_commit_listeners):
+        callback()
+
+
 @event.listens_for(Session, "after_commit")
 def _wake_relays(session: Session) -> None:
     if session.info.pop("outbox_dirty", False):
-        for callback in list(_after_commit_listeners):
-            callback()
+        notify_outbox_commit()
 
 
 @event.listens_for(Session, "after_rollback")

@@ -76,7 +76,8 @@ async def relay_once(db: Database, broker: dramatiq.Broker, limit: int = 200) ->
                 continue
             kwargs = {
                 **message.kwargs,
-                "tenant_id": str(message.tenant_id),
+                # None for a platform job: its actor runs in no tenant.
+                "tenant_id": str(message.tenant_id) if message.tenant_id is not None else None,
                 "job_id": str(message.id),
             }
             try:
