@@ -6,6 +6,13 @@ callback that arrives on the wrong host finds nothing and fails. Rows are
 tenant-owned (row-level security on PostgreSQL) and keyed by a hash of ``state``,
 so the table never holds a value that could be pasted into a callback URL.
 
+Operators sign in on the platform host, where there is no tenant: their attempts
+live in a platform table of the same shape (:class:`PlatformLoginAttempt`, through
+:class:`PlatformLoginAttemptStore`). Neither store reads the other's table, so an
+attempt started on a tenant's host cannot complete on the platform host, nor the
+other way round. Columns and the put/take logic are written once, in
+:class:`LoginAttemptColumns` and :class:`AttemptStore`.
+
 ``take`` deletes the row in the same statement that reads it, so two callbacks
 racing with one ``state`` cannot both get it. Attempts older than ``max_age`` are
 never returned, and each ``put`` clears the tenant's stale rows, which keeps the
@@ -20,11 +27,13 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from sqlalchemy import DateTime, Index, String, UniqueConstraint, delete
+from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column
 
-from core.db.base import Base, TenantScoped, UUIDPrimaryKey
+from core.db.base import Base, TenantScoped, UUIDPrimaryKey, aware
 from core.db.sessions import Database
 from core.identity.oidc import LoginAttempt
 
@@ -33,12 +42,8 @@ DEFAULT_MAX_AGE = 600.0
 NEXT_PATH_LENGTH = 2000
 
 
-class OIDCLoginAttempt(UUIDPrimaryKey, TenantScoped, Base):
-    __tablename__ = "oidc_login_attempts"
-    __table_args__ = (
-        UniqueConstraint("tenant_id", "state_hash"),
-        Index("ix_oidc_login_attempts_tenant_id_created_at", "tenant_id", "created_at"),
-    )
+class LoginAttemptColumns:
+    """The columns of both attempt tables (tenant-owned and platform)."""
 
     # SHA-256 (hex) of the state sent to the provider; the state itself is not stored.
     state_hash: Mapped[str] = mapped_column(String(64))
@@ -53,6 +58,31 @@ class OIDCLoginAttempt(UUIDPrimaryKey, TenantScoped, Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
 
 
+class OIDCLoginAttempt(UUIDPrimaryKey, TenantScoped, LoginAttemptColumns, Base):
+    __tablename__ = "oidc_login_attempts"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "state_hash"),
+        Index("ix_oidc_login_attempts_tenant_id_created_at", "tenant_id", "created_at"),
+    )
+
+
+class PlatformLoginAttempt(UUIDPrimaryKey, LoginAttemptColumns, Base):
+    """Operators' login attempts on the platform host, where no tenant applies."""
+
+    __tablename__ = "platform_login_attempts"
+    __table_args__ = (
+        UniqueConstraint("state_hash"),
+        Index("ix_platform_login_attempts_created_at", "created_at"),
+        {
+            "info": {
+                "platform_table": "operators sign in on the platform host, which has no "
+                "tenant; tenant hosts never read this table, so an attempt cannot cross "
+                "between a tenant and the platform"
+            }
+        },
+    )
+
+
 def hash_state(state: str) -> str:
     return hashlib.sha256(state.encode("utf-8")).hexdigest()
 
@@ -65,17 +95,19 @@ class TakenAttempt:
     next_path: str
 
 
-class DatabaseLoginAttemptStore:
-    """A :class:`~core.identity.oidc.LoginAttemptStore` for one tenant and one provider.
+class AttemptStore:
+    """A :class:`~core.identity.oidc.LoginAttemptStore` for one provider, in one table.
 
     ``put`` stores the attempt with ``provider_id`` and ``next_path``; after a
-    successful ``take`` they are in :attr:`taken`.
+    successful ``take`` they are in :attr:`taken`. Subclasses say which table and
+    which kind of session (tenant or platform).
     """
+
+    model: type[OIDCLoginAttempt] | type[PlatformLoginAttempt]
 
     def __init__(
         self,
         db: Database,
-        tenant_id: uuid.UUID,
         *,
         provider_id: str = "",
         next_path: str = "/",
@@ -83,26 +115,29 @@ class DatabaseLoginAttemptStore:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self._db = db
-        self._tenant_id = tenant_id
         self._provider_id = provider_id
         self._next_path = next_path[:NEXT_PATH_LENGTH]
         self._max_age = max_age
         self._clock = clock
         self.taken: TakenAttempt | None = None
 
+    def _session(self) -> AsyncSession:
+        raise NotImplementedError
+
     def _cutoff(self) -> datetime:
         return datetime.fromtimestamp(self._clock() - self._max_age, UTC)
 
     async def put(self, attempt: LoginAttempt) -> None:
-        async with self._db.tenant_session(self._tenant_id) as session, session.begin():
+        table = self.model
+        async with self._session() as session, session.begin():
             # Abandoned logins (the person closed the tab at the provider) end here.
             await session.execute(
-                delete(OIDCLoginAttempt)
-                .where(OIDCLoginAttempt.created_at < self._cutoff())
+                delete(table)
+                .where(table.created_at < self._cutoff())
                 .execution_options(synchronize_session=False)
             )
             session.add(
-                OIDCLoginAttempt(
+                table(
                     state_hash=hash_state(attempt.state),
                     provider_id=self._provider_id,
                     issuer=attempt.issuer,
@@ -116,11 +151,11 @@ class DatabaseLoginAttemptStore:
             )
 
     async def take(self, state: str) -> LoginAttempt | None:
-        """Remove and return this tenant's attempt for ``state``; None if unknown, used or old."""
+        """Remove and return this store's attempt for ``state``; None if unknown, used or old."""
         if not state or len(state) > 512:
             return None
-        table = OIDCLoginAttempt
-        async with self._db.tenant_session(self._tenant_id) as session, session.begin():
+        table = self.model
+        async with self._session() as session, session.begin():
             # DELETE … RETURNING: reading and spending the attempt is one atomic step.
             row = (
                 await session.execute(
@@ -141,7 +176,7 @@ class DatabaseLoginAttemptStore:
             ).first()
         if row is None:
             return None
-        created = _aware(row.created_at)
+        created = aware(row.created_at)
         if created < self._cutoff():
             return None
         self.taken = TakenAttempt(row.provider_id, row.next_path)
@@ -156,6 +191,23 @@ class DatabaseLoginAttemptStore:
         )
 
 
-def _aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; they are stored in UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+class DatabaseLoginAttemptStore(AttemptStore):
+    """Attempts of one tenant (tenant-owned rows, read through a tenant session)."""
+
+    model = OIDCLoginAttempt
+
+    def __init__(self, db: Database, tenant_id: uuid.UUID, **options: Any) -> None:
+        super().__init__(db, **options)
+        self._tenant_id = tenant_id
+
+    def _session(self) -> AsyncSession:
+        return self._db.tenant_session(self._tenant_id)
+
+
+class PlatformLoginAttemptStore(AttemptStore):
+    """Attempts on the platform host (operators), in their own platform table."""
+
+    model = PlatformLoginAttempt
+
+    def _session(self) -> AsyncSession:
+        return self._db.platform_session()
