@@ -25,7 +25,7 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, Uuid
+from sqlalchemy import JSON, ForeignKey, Index, Integer, String, Text, UniqueConstraint, Uuid
 from sqlalchemy.orm import Mapped, mapped_column
 
 from core.db.base import Base, TenantScoped, Timestamps, UUIDPrimaryKey, utcnow
@@ -73,6 +73,8 @@ class Application(UUIDPrimaryKey, Timestamps, TenantScoped, Base):
     __table_args__ = (
         Index("ix_applications_tenant_id_cohort_id_kind", "tenant_id", "cohort_id", "kind"),
         Index("ix_applications_tenant_id_user_id", "tenant_id", "user_id"),
+        # One application per address, cohort and kind (addresses stored lower-case).
+        UniqueConstraint("tenant_id", "cohort_id", "kind", "email"),
     )
 
     cohort_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("cohorts.id", ondelete="CASCADE"))
@@ -99,7 +101,7 @@ class Application(UUIDPrimaryKey, Timestamps, TenantScoped, Base):
     availability: Mapped[list[str]] = mapped_column(JSON, default=list)
     # Optional and self-described; used only when a mentee asks for a mentor of the
     # same gender, never as a matching criterion on its own.
-    gender: Mapped[str | None] = mapped_column(String(20), default=None)
+    gender: Mapped[str | None] = mapped_column(String(50), default=None)
 
     # Mentees.
     german_level: Mapped[str | None] = mapped_column(String(2), default=None)
@@ -128,6 +130,10 @@ class Application(UUIDPrimaryKey, Timestamps, TenantScoped, Base):
     extra: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
 
     decision_reason: Mapped[str] = mapped_column(Text, default="")
+    # The invitation sent with an acceptance: accepting it sets ``user_id``.
+    invitation_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("invitations.id", ondelete="SET NULL"), default=None
+    )
     decided_at: Mapped[datetime | None] = mapped_column(default=None)
     decided_by_user_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("users.id", ondelete="SET NULL"), default=None

@@ -171,7 +171,9 @@ class CheckIn(UUIDPrimaryKey, Timestamps, TenantScoped, Base):
     kind: Mapped[CheckInKind] = mapped_column(str_enum(CheckInKind))
     respondent: Mapped[Respondent] = mapped_column(str_enum(Respondent))
     due_on: Mapped[date] = mapped_column(Date)
+    # The last reminder sent, and how many were (at most two: see core.pairings.checkins).
     reminded_at: Mapped[datetime | None] = mapped_column(default=None)
+    reminders_sent: Mapped[int] = mapped_column(Integer, default=0)
     completed_at: Mapped[datetime | None] = mapped_column(default=None)
     # {"satisfaction": 4, "comment": "..."}: the survey's answers.
     answers: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)

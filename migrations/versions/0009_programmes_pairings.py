@@ -158,7 +158,7 @@ def upgrade() -> None:
         sa.Column("languages", sa.JSON(), nullable=False),
         sa.Column("district", sa.String(length=100), nullable=False),
         sa.Column("availability", sa.JSON(), nullable=False),
-        sa.Column("gender", sa.String(length=20), nullable=True),
+        sa.Column("gender", sa.String(length=50), nullable=True),
         sa.Column("german_level", sa.String(length=2), nullable=True),
         sa.Column(
             "qualification",
@@ -200,6 +200,7 @@ def upgrade() -> None:
         sa.Column("consent_version", sa.String(length=20), nullable=False),
         sa.Column("extra", sa.JSON(), nullable=False),
         sa.Column("decision_reason", sa.Text(), nullable=False),
+        sa.Column("invitation_id", sa.Uuid(), nullable=True),
         sa.Column("decided_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("decided_by_user_id", sa.Uuid(), nullable=True),
         sa.Column("version", sa.Integer(), nullable=False),
@@ -230,6 +231,12 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
+            ["invitation_id"],
+            ["invitations.id"],
+            name=op.f("fk_applications_invitation_id_invitations"),
+            ondelete="SET NULL",
+        ),
+        sa.ForeignKeyConstraint(
             ["tenant_id"],
             ["tenants.id"],
             name=op.f("fk_applications_tenant_id_tenants"),
@@ -242,6 +249,13 @@ def upgrade() -> None:
             ondelete="SET NULL",
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_applications")),
+        sa.UniqueConstraint(
+            "tenant_id",
+            "cohort_id",
+            "kind",
+            "email",
+            name=op.f("uq_applications_tenant_id_cohort_id_kind_email"),
+        ),
     )
     with op.batch_alter_table("applications", schema=None) as batch_op:
         batch_op.create_index(batch_op.f("ix_applications_tenant_id"), ["tenant_id"], unique=False)
@@ -461,6 +475,7 @@ def upgrade() -> None:
         ),
         sa.Column("due_on", sa.Date(), nullable=False),
         sa.Column("reminded_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("reminders_sent", sa.Integer(), nullable=False),
         sa.Column("completed_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("answers", sa.JSON(), nullable=False),
         sa.Column(
