@@ -180,6 +180,43 @@ def tenants_list() -> None:
         )
 
 
+# --- demo data --------------------------------------------------------------------------
+
+
+@main.group()
+def demo() -> None:
+    """Demo data for the demo tenants (muenchen, augsburg, toronto)."""
+
+
+@demo.command("load")
+@click.option("--reset", is_flag=True, help="Delete the demo programme first, then load anew.")
+def demo_load(reset: bool) -> None:
+    """Load a demo programme with cohorts, applications, tandems, meetings and check-ins.
+
+    Idempotent: a tenant that has the demo already is left as it is. Needs the tenants'
+    members, so run `tandem tenants sync` first.
+    """
+    from core.db.sessions import Database
+    from core.demo.loader import DemoError, load_demo
+    from core.pluginhost.manager import PluginHost
+
+    settings = _settings()
+
+    async def go() -> list[str]:
+        db = Database(settings.database_url)
+        try:
+            return await load_demo(db, PluginHost.load(), reset=reset)
+        finally:
+            await db.dispose()
+
+    try:
+        lines = _run(go)
+    except DemoError as exc:
+        raise click.ClickException(str(exc)) from None
+    for line in lines:
+        click.echo(line)
+
+
 # --- plugins ----------------------------------------------------------------------------
 
 
@@ -320,12 +357,20 @@ def operators() -> None:
 @operators.command("add")
 @click.argument("email")
 @click.option("--name", default="", help="Display name (default: the e-mail address).")
-def operators_add(email: str, name: str) -> None:
-    """Create an operator with EMAIL (nothing happens if one with it exists)."""
-    from sqlalchemy import select
+@click.option(
+    "--subject",
+    default=None,
+    help="Their subject ('sub') at the operators' OpenID provider (TANDEM_OPERATOR_OIDC_ISSUER):"
+    " the account they sign in with on the platform host.",
+)
+def operators_add(email: str, name: str, subject: str | None) -> None:
+    """Create an operator with EMAIL, or link one to --subject (nothing happens twice).
 
+    Operators sign in on the platform host with the provider's account SUBJECT only;
+    their e-mail address never decides who they are.
+    """
     from core.db.sessions import Database
-    from core.identity.models import User
+    from core.identity.operators import Added, OperatorError, add_operator, check_subject
     from core.mail.compose import MailError, check_address
 
     try:
@@ -336,24 +381,240 @@ def operators_add(email: str, name: str) -> None:
     if len(name) > 200 or not name.isprintable():
         raise click.ClickException("--name must be one line of at most 200 characters")
     settings = _settings()
+    identity = None
+    if subject is not None:
+        try:
+            subject = check_subject(subject)
+        except OperatorError as exc:
+            raise click.BadParameter(str(exc), param_hint="--subject") from None
+        if not settings.operator_sign_in_configured:
+            raise click.ClickException(
+                "--subject links the operator's account at the operators' OpenID provider, "
+                "but none is configured: set TANDEM_OPERATOR_OIDC_ISSUER, "
+                "TANDEM_OPERATOR_OIDC_CLIENT_ID and TANDEM_OPERATOR_OIDC_CLIENT_SECRET"
+            )
+        identity = (settings.operator_oidc_issuer, subject)
+
+    async def go() -> tuple[Added, str | None]:
+        db = Database(settings.database_url)
+        try:
+            async with db.platform_session() as session, session.begin():
+                added, user = await add_operator(session, email, name, identity)
+                return added, user.email
+        finally:
+            await db.dispose()
+
+    try:
+        added, account_email = _run(go)
+    except OperatorError as exc:
+        raise click.ClickException(str(exc)) from None
+    signs_in = f" (signs in as {subject!r} at {identity[0]})" if identity else ""
+    click.echo(
+        {
+            Added.CREATED: f"operator {email} created{signs_in}",
+            Added.LINKED: f"operator {email} linked{signs_in}",
+            Added.PROMOTED: f"the existing account {account_email or '(no e-mail)'} is now "
+            f"an operator{signs_in}",
+            Added.UNCHANGED: f"operator {email} exists already{signs_in}",
+        }[added]
+    )
+
+
+@operators.command("remove")
+@click.argument("email")
+def operators_remove(email: str) -> None:
+    """Take the operator role from EMAIL and end their sessions on the platform host.
+
+    The account itself stays: it may take part in tenants.
+    """
+    from core.db.sessions import Database
+    from core.identity.operators import OperatorError, remove_operator
+    from core.identity.sessions import end_sessions_of
+    from core.mail.compose import MailError, check_address
+
+    try:
+        email = check_address(email)
+    except MailError as exc:
+        raise click.ClickException(str(exc)) from None
+    settings = _settings()
 
     async def go() -> bool:
         db = Database(settings.database_url)
         try:
             async with db.platform_session() as session, session.begin():
-                # Matched by e-mail among operators only: an e-mail never joins accounts.
-                found = await session.scalar(
-                    select(User.id).where(User.is_operator.is_(True), User.email == email)
-                )
-                if found is not None:
-                    return False
-                session.add(User(email=email, display_name=name or email, is_operator=True))
-                return True
+                user_ids = await remove_operator(session, email)
+            # After the commit: a sign-in racing with this finds no operator any more.
+            return any([await end_sessions_of(db, user_id, None) for user_id in user_ids])
         finally:
             await db.dispose()
 
-    created = _run(go)
-    click.echo(f"operator {email} created" if created else f"operator {email} exists already")
+    try:
+        ended = _run(go)
+    except OperatorError as exc:
+        raise click.ClickException(str(exc)) from None
+    signed_out = "; their sessions on the platform host were ended" if ended else ""
+    click.echo(f"{email} is no operator any more{signed_out}")
+
+
+# --- periodic jobs ----------------------------------------------------------------------
+
+
+@main.group()
+def jobs() -> None:
+    """Periodic jobs: the schedule, and running tasks by hand."""
+
+
+def _when(value: Any) -> str:
+    return f"{value:%Y-%m-%d %H:%M:%S}" if value is not None else "-"
+
+
+def _declared_tasks() -> dict[str, Any]:
+    """The periodic tasks, as a web process or worker declares them: plugins' too."""
+    from core.jobs.schedule import load_core_tasks
+    from core.pluginhost.manager import PluginHost
+
+    PluginHost.load()  # imports the plugins, whose modules may declare tasks
+    return load_core_tasks()
+
+
+@jobs.command("schedule")
+def jobs_schedule() -> None:
+    """List the periodic tasks with their last and next run (times in UTC)."""
+    from core.db.sessions import Database
+    from core.jobs.schedule import format_interval, schedule_status
+
+    settings = _settings()
+    _declared_tasks()
+
+    async def go() -> list[Any]:
+        db = Database(settings.database_url)
+        try:
+            return await schedule_status(db)
+        finally:
+            await db.dispose()
+
+    click.echo(f"{'TASK':34} {'SCOPE':8} {'EVERY':6} {'NEXT RUN':19}  {'LAST RUN':19}  JOBS")
+    for task in _run(go):
+        next_run = _when(task.next_run_at) if task.next_run_at else "next scheduler pass"
+        line = (
+            f"{task.name:34} {task.scope:8} {format_interval(task.every):6} {next_run:19}  "
+            f"{_when(task.last_run_at):19}  {task.last_enqueued_count}"
+        )
+        if not task.declared:
+            line += "  (not declared in this code: ignored)"
+        click.echo(line)
+
+
+@jobs.command("run-due")
+def jobs_run_due() -> None:
+    """Enqueue the tasks that are due now (what every scheduler loop does each pass)."""
+    from core.db.sessions import Database
+    from core.jobs.schedule import run_due
+
+    settings = _settings()
+    _declared_tasks()
+
+    async def go() -> list[Any]:
+        db = Database(settings.database_url)
+        try:
+            return await run_due(db)
+        finally:
+            await db.dispose()
+
+    reports = _run(go)
+    for report in reports:
+        click.echo(report.line())
+    if not reports:
+        click.echo("nothing is due")
+
+
+@jobs.command("run")
+@click.argument("task")
+@click.option("--tenant", "slug", default=None, help="Only this tenant (tenant tasks only).")
+def jobs_run(task: str, slug: str | None) -> None:
+    """Enqueue TASK now, whatever its schedule (its next scheduled run stays as it is)."""
+    from core.db.sessions import Database
+    from core.jobs.schedule import UnknownTaskError, run_task
+
+    settings = _settings()
+    tasks = _declared_tasks()
+    if task not in tasks:
+        raise click.BadParameter(str(UnknownTaskError(task, tasks)), param_hint="TASK")
+    if slug is not None and tasks[task].scope != "tenant":
+        raise click.BadParameter(f"{task} is a platform task", param_hint="--tenant")
+
+    async def go() -> Any:
+        db = Database(settings.database_url)
+        try:
+            tenant_ids = None
+            if slug is not None:
+                try:
+                    tenant_ids = [(await _tenant_by_slug(db, slug)).id]
+                except KeyError as exc:
+                    raise click.BadParameter(exc.args[0], param_hint="--tenant") from None
+            return await run_task(db, task, tenant_ids=tenant_ids)
+        finally:
+            await db.dispose()
+
+    click.echo(_run(go).line())
+    click.echo("the workers run the jobs once the outbox relay has sent them")
+
+
+# --- stored secrets ---------------------------------------------------------------------
+
+
+@main.group("secrets")
+def secrets_group() -> None:
+    """Secrets stored encrypted (TANDEM_ENCRYPTION_KEYS): new keys, rotation."""
+
+
+@secrets_group.command("new-key")
+@click.option("--id", "key_id", default="k1", show_default=True, help="The key's id.")
+def secrets_new_key(key_id: str) -> None:
+    """Print a new 'keyid:base64key' entry for TANDEM_ENCRYPTION_KEYS."""
+    from core.crypto import new_key_entry
+
+    try:
+        click.echo(new_key_entry(key_id))
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+@secrets_group.command("rotate")
+@click.option("--dry-run", is_flag=True, help="Report what would change, change nothing.")
+def secrets_rotate(dry_run: bool) -> None:
+    """Re-encrypt every stored secret with the first key of TANDEM_ENCRYPTION_KEYS.
+
+    All or nothing: if any secret cannot be decrypted with the keys given, nothing
+    changes and the command lists them.
+    """
+    from core.crypto import Keyring, SecretBoxError
+    from core.db.sessions import Database
+    from core.identity.providers import RotationFailed, rotate_client_secrets
+
+    settings = _settings()
+    keyring = Keyring.from_settings(settings)
+
+    async def go() -> list[str]:
+        db = Database(settings.database_url)
+        try:
+            report = await rotate_client_secrets(db, keyring, dry_run=dry_run)
+        finally:
+            await db.dispose()
+        return report.lines()
+
+    try:
+        lines = _run(go)
+    except RotationFailed as exc:
+        click.echo(f"{exc}:", err=True)
+        for line in exc.report.lines():
+            click.echo(f"  {line}", err=True)
+        sys.exit(2)
+    except SecretBoxError as exc:
+        raise click.ClickException(str(exc)) from None
+    prefix = "(dry run) " if dry_run else ""
+    for line in lines or ["no stored secrets"]:
+        click.echo(prefix + line)
 
 
 # --- serving ----------------------------------------------------------------------------
@@ -389,6 +650,7 @@ def worker(threads: int) -> None:
     from core.jobs.actors import JobRuntime
     from core.jobs.broker import build_broker
     from core.jobs.relay import OutboxRelay
+    from core.jobs.schedule import Scheduler, load_core_tasks
     from core.mail import configure_mail  # also declares core.send_mail
     from core.pluginhost.manager import PluginHost
 
@@ -399,6 +661,7 @@ def worker(threads: int) -> None:
         )
     configure_mail(settings)
     host = PluginHost.load()
+    load_core_tasks()  # declares the periodic tasks' actors
     broker = build_broker(settings.broker_url)
     JobRuntime.configure(lambda: (Database(settings.database_url), host))
     job_worker = dramatiq.Worker(broker, worker_threads=threads)
@@ -408,12 +671,15 @@ def worker(threads: int) -> None:
         db = Database(settings.database_url)
         relay = OutboxRelay(db, broker, settings.outbox_poll_seconds)
         relay.start()
+        scheduler = Scheduler.start_if_enabled(db, settings.scheduler_poll_seconds)
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         click.echo(f"worker running with {threads} threads; Ctrl-C to stop")
         await stop.wait()
+        if scheduler is not None:
+            await scheduler.stop()
         await relay.stop()
         await db.dispose()
 

@@ -13,8 +13,10 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from litestar.types import ControllerRouterHandler
+
 from core.pluginhost.markers import hookspec
-from core.pluginhost.types import Event, HomeSection
+from core.pluginhost.types import ApplicationField, Event, HomeSection, LoginMethod
 from core.tenancy.snapshot import TenantSnapshot
 
 
@@ -37,6 +39,46 @@ def extra_home_sections(tenant: TenantSnapshot, locale: str) -> list[HomeSection
     :class:`HomeSection` names a template (from ``register_template_dirs``) and its
     context; sections are shown by ``order``, then by plugin. Return an empty list
     to show nothing.
+    """
+
+
+@hookspec
+def register_routes() -> list[ControllerRouterHandler]:
+    """Return the Litestar route handlers (functions, Controllers, Routers) this plugin serves.
+
+    Called once per process when the web application is built, for every installed
+    plugin. Core mounts each plugin's handlers under ``/p/<plugin-id>``: a handler
+    declared at ``/request`` answers at ``/p/<plugin-id>/request``. They answer only
+    on the hosts of tenants that have enabled the plugin; on the platform host and on
+    every other tenant each of them is a 404 (before CSRF checks and guards run).
+    Name handlers ``<plugin-id>.…``: names are unique across the application.
+    """
+
+
+@hookspec
+def extra_login_methods(tenant: TenantSnapshot, locale: str, next_path: str) -> list[LoginMethod]:
+    """Return further ways to sign in, shown on the tenant's ``/login`` page.
+
+    Called while the sign-in page of ``tenant`` is rendered in ``locale``, after the
+    tenant's identity providers are listed. ``next_path`` is the checked local path
+    the person should reach after signing in (``"/"`` when none was asked for). Each
+    :class:`LoginMethod` names a template (from ``register_template_dirs``) and its
+    context; methods are shown by ``order``. Return an empty list to add nothing.
+    """
+
+
+@hookspec
+def extra_application_fields(
+    tenant: TenantSnapshot, kind: str, locale: str
+) -> list[ApplicationField]:
+    """Return fields to add to the tenant's application form for ``kind``.
+
+    Called whenever an application form of ``tenant`` is shown or submitted (pages and
+    API), with ``kind`` ``"mentee"`` or ``"mentor"`` and the page's ``locale``, in which
+    labels and help texts should be returned. Core renders each
+    :class:`ApplicationField` after its own fields, validates the answer by its type
+    and stores it in ``Application.extra[<plugin-id>][<field name>]``; coordinators see
+    it on the intake page. Return an empty list to add nothing for this kind.
     """
 
 

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 from functools import lru_cache
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from core.tenancy.hosts import PlatformHost, classify_host, normalise_host
+
+if TYPE_CHECKING:
+    from core.identity.oidc import ProviderConfig
 
 ROOT = Path(__file__).resolve().parent.parent
 DEV_SECRET_KEY = "dev-insecure-secret-key-do-not-use-in-production"
@@ -21,7 +24,10 @@ MIN_SECRET_KEY_LENGTH = 32
 
 
 class Settings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="TANDEM_", extra="ignore")
+    # Errors must not echo the input: it holds the secret key and the encryption keys.
+    model_config = SettingsConfigDict(
+        env_prefix="TANDEM_", extra="ignore", hide_input_in_errors=True
+    )
 
     env: Literal["development", "test", "production"] = "development"
     root: Path = ROOT
@@ -43,9 +49,22 @@ class Settings(BaseSettings):
     )
     base_domain: str = "localhost"
     secret_key: str = DEV_SECRET_KEY
+    encryption_keys: str = Field(
+        default="",
+        repr=False,  # key material
+        description="Comma-separated 'keyid:base64key' entries (32-byte keys) that encrypt "
+        "stored secrets; the first encrypts, all decrypt. Empty: outside production a "
+        "development key derived from secret_key; production refuses to encrypt.",
+    )
     trust_forwarded_host: bool = False
     tenant_cache_seconds: float = Field(default=5.0, ge=0)
     outbox_poll_seconds: float = Field(default=2.0, gt=0)
+    scheduler_poll_seconds: float = Field(
+        default=60.0,
+        ge=0,
+        description="How often each web process and worker looks for due periodic jobs "
+        "(core.jobs.schedule); 0 runs no scheduler loop (tandem jobs run-due still works).",
+    )
     port: int = Field(default=8000, ge=1, le=65535)
     smtp_url: str = Field(
         default="",
@@ -63,6 +82,21 @@ class Settings(BaseSettings):
         default=None,
         description="Where development writes mails without TANDEM_SMTP_URL. Default: var/mail.",
     )
+    # Operators sign in on the platform host through this OpenID provider; unset,
+    # the platform's /login says so (and development has /dev/login).
+    operator_oidc_issuer: str = Field(
+        default="", description="Issuer URL of the operators' OpenID provider (https)."
+    )
+    operator_oidc_client_id: str = ""
+    operator_oidc_client_secret: SecretStr = Field(
+        default=SecretStr(""), description="The platform's client secret at that provider."
+    )
+    operator_oidc_scopes: str = Field(
+        default="", description="Space-separated scopes. Default: openid email profile."
+    )
+    operator_oidc_name: str = Field(
+        default="", max_length=100, description="The provider's name on the sign-in page."
+    )
 
     @model_validator(mode="after")
     def _defaults_and_production_checks(self) -> Settings:
@@ -77,6 +111,11 @@ class Settings(BaseSettings):
                 f"'tandem.example.org' (no scheme, port or path), not {self.base_domain!r}"
             )
         self._check_mail()
+        self._check_operator_oidc()
+        if self.encryption_keys.strip():
+            from core.crypto import parse_keys  # ValueError names the bad entry
+
+            parse_keys(self.encryption_keys)
         weak_key = self.secret_key == DEV_SECRET_KEY or len(self.secret_key) < MIN_SECRET_KEY_LENGTH
         if self.env == "production" and weak_key:
             raise ValueError(
@@ -101,6 +140,49 @@ class Settings(BaseSettings):
             raise ValueError(f"TANDEM_MAIL_FROM must be a bare e-mail address: {exc}") from None
         if self.mail_dir is None:
             self.mail_dir = self.root / "var" / "mail"
+
+    def _check_operator_oidc(self) -> None:
+        self.operator_oidc_issuer = self.operator_oidc_issuer.strip()
+        self.operator_oidc_client_id = self.operator_oidc_client_id.strip()
+        self.operator_oidc_name = self.operator_oidc_name.strip()
+        secret = self.operator_oidc_client_secret.get_secret_value()
+        given = {
+            "TANDEM_OPERATOR_OIDC_ISSUER": self.operator_oidc_issuer,
+            "TANDEM_OPERATOR_OIDC_CLIENT_ID": self.operator_oidc_client_id,
+            "TANDEM_OPERATOR_OIDC_CLIENT_SECRET": secret,
+        }
+        missing = [name for name, value in given.items() if not value]
+        if len(missing) == len(given):
+            return  # not configured: operators have no way in but /dev/login
+        if missing:
+            raise ValueError(
+                f"operator sign-in needs all three of {', '.join(given)}; "
+                f"not set: {', '.join(missing)}"
+            )
+        if self.env == "production" and not self.operator_oidc_issuer.startswith("https://"):
+            raise ValueError("TANDEM_OPERATOR_OIDC_ISSUER must be an https:// URL in production")
+        try:
+            self.operator_provider()
+        except ValueError as exc:
+            # The secret is never part of the message (ProviderConfig hides it).
+            raise ValueError(f"TANDEM_OPERATOR_OIDC_*: {exc}") from None
+
+    @property
+    def operator_sign_in_configured(self) -> bool:
+        return bool(self.operator_oidc_issuer)
+
+    def operator_provider(self) -> ProviderConfig | None:
+        """The operators' OpenID provider, or None when operator sign-in is not configured."""
+        from core.identity.oidc import DEFAULT_SCOPES, ProviderConfig
+
+        if not self.operator_sign_in_configured:
+            return None
+        return ProviderConfig(
+            issuer=self.operator_oidc_issuer,
+            client_id=self.operator_oidc_client_id,
+            client_secret=self.operator_oidc_client_secret.get_secret_value(),
+            scopes=tuple(self.operator_oidc_scopes.split()) or DEFAULT_SCOPES,
+        )
 
     @property
     def is_development(self) -> bool:

@@ -16,6 +16,7 @@ import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
 from sqlalchemy import create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from core.db.migrate import upgrade
 from core.db.models import load_all_models
@@ -44,7 +45,12 @@ class MigratedDatabase:
             admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
                 conn.execute(text(f'CREATE DATABASE "{name}"'))
-                create_app_role(conn, APP_ROLE)
+                try:
+                    create_app_role(conn, APP_ROLE)
+                except DBAPIError:
+                    # Another test worker created the (cluster-wide) role at the same
+                    # moment; now it exists, and this makes sure of its options.
+                    create_app_role(conn, APP_ROLE)
             admin.dispose()
             self.name = name
             self.owner_url = f"postgresql+asyncpg://postgres@127.0.0.1:5432/{name}"
@@ -62,6 +68,9 @@ class MigratedDatabase:
             "broker_url": "",
             "tenant_cache_seconds": 0,
             "outbox_poll_seconds": 0.2,
+            # No scheduler loop in test apps: periodic jobs would add outbox rows that
+            # tests do not expect. tests/test_schedule.py runs the scheduler itself.
+            "scheduler_poll_seconds": 0,
         }
         values.update(overrides)
         return Settings(**values)  # type: ignore[arg-type]

@@ -42,6 +42,9 @@ from tests.test_jobs_outbox import (
     wait_until,
 )
 
+# The broker tests share Redis database 15 and RabbitMQ queues: one test worker runs them all.
+pytestmark = pytest.mark.xdist_group("brokers")
+
 QUEUE = f"tandem_test_{os.getpid()}"
 RUNS: list[dict[str, Any]] = []
 FAILURES_LEFT = [0]

@@ -18,6 +18,9 @@ from typing import Any
 
 import pluggy
 import pytest
+from litestar import Request, get, post
+from litestar.testing import AsyncTestClient
+from litestar.types import ControllerRouterHandler
 from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import select
 
@@ -29,9 +32,13 @@ from core.pluginhost.manager import PluginHost, PluginLoadError, TenantHooks
 from core.pluginhost.markers import ENTRY_POINT_GROUP, PROJECT_NAME
 from core.pluginhost.models import TenantPlugin
 from core.pluginhost.service import plugin_rows, set_plugin_state
-from core.pluginhost.types import Event, HomeSection
+from core.pluginhost.types import ApplicationField, Event, HomeSection, LoginMethod
+from core.settings import Settings
 from core.tenancy.models import Tenant
 from core.tenancy.snapshot import TenantSnapshot, load_snapshot
+from core.web.plugin_routes import plugin_routers
+from core.web.sites import current_tenant
+from tests.conftest import make_app
 
 PROBE_TEMPLATES = Path(__file__).parent / "probe-templates"
 BANNER = {"title": {"de": "Neuer Durchgang", "en": "New round"}, "message": {"de": "Bis Mai."}}
@@ -101,9 +108,63 @@ class ClaimsProbe(Probe):
         return {"name": claims.get("nickname")}
 
 
+@get("/page", name="probe.page")
+async def probe_page(request: Request[Any, Any, Any]) -> str:
+    return f"probe page of {current_tenant(request).slug}"
+
+
+@post("/page", name="probe.post", status_code=200)
+async def probe_post(request: Request[Any, Any, Any]) -> str:
+    return f"probe form of {current_tenant(request).slug}"
+
+
+class RoutesProbe(Probe):
+    hook = "register_routes"
+
+    @hookimpl
+    def register_routes(self) -> list[ControllerRouterHandler]:
+        self.calls.append("(no tenant argument)")
+        return [probe_page, probe_post]
+
+
+class LoginMethodsProbe(Probe):
+    hook = "extra_login_methods"
+
+    @hookimpl
+    def extra_login_methods(
+        self, tenant: TenantSnapshot, locale: str, next_path: str
+    ) -> list[LoginMethod]:
+        self.calls.append(tenant.slug)
+        greeting = tenant.plugin_settings[self.PLUGIN.id]["greeting"]
+        context = {"greeting": greeting, "locale": locale, "next": next_path}
+        return [LoginMethod(template="probe/login_method.html", context=context)]
+
+
+class ApplicationFieldsProbe(Probe):
+    hook = "extra_application_fields"
+
+    @hookimpl
+    def extra_application_fields(
+        self, tenant: TenantSnapshot, kind: str, locale: str
+    ) -> list[ApplicationField]:
+        self.calls.append(tenant.slug)
+        return [ApplicationField(name="probe_answer", label=f"{kind} ({locale})")]
+
+
 PROBES: dict[str, type[Probe]] = {
-    probe.hook: probe for probe in (TemplateDirsProbe, HomeSectionsProbe, EventProbe, ClaimsProbe)
+    probe.hook: probe
+    for probe in (
+        TemplateDirsProbe,
+        HomeSectionsProbe,
+        EventProbe,
+        ClaimsProbe,
+        RoutesProbe,
+        LoginMethodsProbe,
+        ApplicationFieldsProbe,
+    )
 }
+# Hooks that are called once for all tenants (they take no tenant).
+TENANTLESS_HOOKS = frozenset({"register_template_dirs", "register_routes"})
 
 
 def hook_arguments(hook: str, tenant: TenantSnapshot) -> dict[str, Any]:
@@ -117,7 +178,10 @@ def hook_arguments(hook: str, tenant: TenantSnapshot) -> dict[str, Any]:
     )
     arguments: dict[str, dict[str, Any]] = {
         "register_template_dirs": {},
+        "register_routes": {},
         "extra_home_sections": {"tenant": tenant, "locale": "de"},
+        "extra_login_methods": {"tenant": tenant, "locale": "de", "next_path": "/"},
+        "extra_application_fields": {"tenant": tenant, "kind": "mentee", "locale": "de"},
         "handle_event": {"tenant": tenant, "event": event},
         "map_claims": {"tenant": tenant, "provider_id": "sso", "claims": {"sub": "a"}},
     }
@@ -342,7 +406,7 @@ async def test_a_plugin_fires_only_for_the_tenant_that_enabled_it(db: Database, 
 
     caller = getattr(host.hooks_for(for_muenchen), hook)
     caller(**hook_arguments(hook, for_muenchen))
-    expected = "(no tenant argument)" if hook == "register_template_dirs" else "muenchen"
+    expected = "(no tenant argument)" if hook in TENANTLESS_HOOKS else "muenchen"
     assert probe.calls == [expected]
 
     # The platform-wide relay, for operator work, has every installed plugin.
@@ -517,3 +581,116 @@ async def test_a_tenant_session_cannot_see_or_change_another_tenants_plugin_rows
         # Disabling "probe" from augsburg finds no row of its own, so it changes nothing.
         assert await set_plugin_state(session, host, "probe", enabled=False) is None
     assert await stored_rows(db, muenchen) == {"probe": (True, {"greeting": "servus", "limit": 3})}
+
+
+# --- plugin routes and sign-in methods through the app ------------------------------------
+
+
+class WebProbe(RoutesProbe, LoginMethodsProbe):
+    """Routes, a sign-in method and the template for it: what a real plugin combines."""
+
+    def __init__(self, templates: Path) -> None:
+        super().__init__("webprobe")
+        self.templates = templates
+
+    @hookimpl
+    def register_template_dirs(self) -> list[Path]:
+        return [self.templates]
+
+
+def web_probe(tmp_path: Path) -> WebProbe:
+    folder = tmp_path / "probe-templates" / "probe"
+    folder.mkdir(parents=True)
+    (folder / "login_method.html").write_text(
+        '<p id="probe-method" translate="no">{{ method.context.greeting }} '
+        "{{ method.context.locale }} {{ method.context.next }}</p>\n",
+        encoding="utf-8",
+    )
+    return WebProbe(tmp_path / "probe-templates")
+
+
+async def test_plugin_routes_answer_only_on_tenants_that_enabled_the_plugin(
+    db: Database, settings: Settings, tmp_path: Path
+):
+    probe = web_probe(tmp_path)
+    host = host_with(probe)
+    muenchen = await make_tenant(db, "muenchen")
+    augsburg = await make_tenant(db, "augsburg")
+    await make_tenant(db, "toronto")  # never had it
+    await set_state(db, host, muenchen, "webprobe", enabled=True)
+    await set_state(db, host, augsburg, "webprobe", enabled=True)
+    await set_state(db, host, augsburg, "webprobe", enabled=False)
+
+    async with AsyncTestClient(make_app(settings, host), base_url="http://localhost") as web:
+
+        async def page(slug: str | None, method: str = "GET") -> Any:
+            where = f"{slug}.localhost:8000" if slug else "localhost:8000"
+            headers = {"host": where, "accept-language": "en"}
+            return await web.request(method, "/p/webprobe/page", headers=headers)
+
+        mounted = await page("muenchen")
+        assert (mounted.status_code, mounted.text) == (200, "probe page of muenchen")
+        # Disabled on augsburg, never enabled on toronto, no tenant at all on the platform
+        # host: the routes are not there, whatever the method. The POSTs carry no CSRF
+        # token, yet answer 404, not 403: the route's existence is not given away.
+        for slug in ("augsburg", "toronto", None):
+            for method in ("GET", "POST"):
+                gone = await page(slug, method)
+                assert gone.status_code == 404, (slug, method)
+                assert "Page not found" in gone.text
+        assert (await page("muenchen", "POST")).status_code == 403  # CSRF applies there
+
+        # Switching the plugin on takes effect with the next snapshot, without a restart.
+        await set_state(db, host, augsburg, "webprobe", enabled=True)
+        assert (await page("augsburg")).text == "probe page of augsburg"
+    assert probe.calls == ["(no tenant argument)"]  # collected once, at app creation
+
+
+async def test_extra_login_methods_are_shown_on_the_sign_in_page_of_enabled_tenants_only(
+    db: Database, settings: Settings, tmp_path: Path
+):
+    probe = web_probe(tmp_path)
+    host = host_with(probe)
+    muenchen = await make_tenant(db, "muenchen")
+    augsburg = await make_tenant(db, "augsburg")
+    await set_state(db, host, muenchen, "webprobe", enabled=True, settings={"greeting": "servus"})
+    await set_state(db, host, augsburg, "webprobe", enabled=True)
+    await set_state(db, host, augsburg, "webprobe", enabled=False)
+
+    async with AsyncTestClient(make_app(settings, host), base_url="http://localhost") as web:
+        headers = {"host": "muenchen.localhost:8000", "accept-language": "en"}
+        shown = await web.get("/login?next=/account/sessions", headers=headers)
+        assert shown.status_code == 200
+        assert '<p id="probe-method" translate="no">servus en /account/sessions</p>' in shown.text
+        # The next path reaches the hook checked: another site is never passed on.
+        unsafe = await web.get("/login?next=//evil.example/x", headers=headers)
+        assert '<p id="probe-method" translate="no">servus en /</p>' in unsafe.text
+
+        other = await web.get("/login", headers={"host": "augsburg.localhost:8000"})
+        assert other.status_code == 200 and "probe-method" not in other.text
+    assert probe.calls.count("muenchen") == 2 and "augsburg" not in probe.calls
+
+
+@pytest.mark.parametrize(
+    ("returned", "complaint"),
+    [
+        ("/page", "must return a list of route handlers, not str"),
+        ([object()], "returned handlers that cannot be mounted"),
+    ],
+)
+def test_routes_litestar_cannot_mount_stop_the_start_up(returned: Any, complaint: str):
+    def register_routes() -> Any:
+        return returned
+
+    broken = module_plugin("broken_routes", "broken", register_routes=hookimpl(register_routes))
+    with pytest.raises(PluginLoadError, match=f"plugin 'broken': .*{complaint}"):
+        plugin_routers(host_with(broken))
+
+
+def test_a_plugin_id_that_cannot_be_a_path_segment_may_not_register_routes():
+    def register_routes() -> list[ControllerRouterHandler]:
+        return [probe_page]
+
+    odd = module_plugin("odd_routes", "Odd.Id", register_routes=hookimpl(register_routes))
+    with pytest.raises(PluginLoadError, match="its id must be lower-case"):
+        plugin_routers(host_with(odd))

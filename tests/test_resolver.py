@@ -118,9 +118,9 @@ async def test_each_tenant_gets_its_own_snapshot_not_another_s(
     }
     assert len({muenchen.tenant.id, augsburg.tenant.id, toronto.tenant.id}) == 3
     # The announcements plugin is muenchen's; its settings never leak into the others.
-    assert augsburg.tenant.enabled_plugins == frozenset()
-    assert toronto.tenant.enabled_plugins == frozenset()
-    assert dict(augsburg.tenant.plugin_settings) == {}
+    assert augsburg.tenant.enabled_plugins == frozenset({"email_login"})
+    assert toronto.tenant.enabled_plugins == frozenset({"triec_fields"})
+    assert set(augsburg.tenant.plugin_settings) == {"email_login"}
     assert toronto.tenant.locales == ("en",)
     assert toronto.tenant.default_locale == "en"
 
@@ -268,10 +268,12 @@ async def test_two_processes_both_see_a_change_after_their_ttl(
     """Two resolvers on one database stand for two web processes."""
     web1 = make_resolver(synced, clock)
     web2 = make_resolver(synced, clock)
+    before = frozenset({"email_login"})  # enabled in tenants/augsburg.toml
+    after = before | {"announcements"}
     for resolver in (web1, web2):
         site = await resolver.resolve("augsburg.localhost")
         assert isinstance(site, TenantSite)
-        assert site.tenant.enabled_plugins == frozenset()
+        assert site.tenant.enabled_plugins == before
 
     # "web1" enables a plugin for augsburg and suspends toronto.
     augsburg = await tenant_by_slug(synced, "augsburg")
@@ -288,17 +290,17 @@ async def test_two_processes_both_see_a_change_after_their_ttl(
     # The process that made the change sees it at once …
     site1 = await web1.resolve("augsburg.localhost")
     assert isinstance(site1, TenantSite)
-    assert site1.tenant.enabled_plugins == frozenset({"announcements"})
+    assert site1.tenant.enabled_plugins == after
     # … the other one still answers from its cache …
     stale = await web2.resolve("augsburg.localhost")
     assert isinstance(stale, TenantSite)
-    assert stale.tenant.enabled_plugins == frozenset()
+    assert stale.tenant.enabled_plugins == before
     assert stale.tenant.revision < site1.tenant.revision
     # … until its TTL has passed.
     clock.advance(TTL + 0.01)
     site2 = await web2.resolve("augsburg.localhost")
     assert isinstance(site2, TenantSite)
-    assert site2.tenant.enabled_plugins == frozenset({"announcements"})
+    assert site2.tenant.enabled_plugins == after
     assert site2.tenant.revision == site1.tenant.revision
 
 

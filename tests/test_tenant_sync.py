@@ -383,6 +383,16 @@ ERRORS = [
         id="identity-provider-twice",
     ),
     pytest.param(
+        {"alpha.toml": edit(ALPHA, "https://sso.alpha", "http://sso.alpha")},
+        ("alpha.toml", "identity_providers.0.issuer", "must use https"),
+        id="identity-provider-plain-http",
+    ),
+    pytest.param(
+        {"alpha.toml": edit(ALPHA, "realms/alpha", "realms/alpha?x=1")},
+        ("alpha.toml", "identity_providers.0.issuer", "no query or fragment"),
+        id="identity-provider-issuer-query",
+    ),
+    pytest.param(
         {"alpha.toml": edit(ALPHA, 'theme = "muenchen"', 'theme = "muenchen"\ncolour = "red"')},
         ("alpha.toml", "colour", "Extra inputs are not permitted"),
         id="unknown-field",
@@ -497,6 +507,65 @@ async def test_a_domain_can_move_from_one_tenant_file_to_another_in_one_sync(
         ["mentoring.alpha.example"],
         [],
     )
+
+
+# --- identity providers added on the admin page -------------------------------------------
+
+
+async def add_admin_provider(db: Database, slug: str, provider_id: str) -> None:
+    async with db.platform_session() as session:
+        tenant_id = await session.scalar(select(Tenant.id).where(Tenant.slug == slug))
+    assert tenant_id is not None
+    async with db.tenant_session(tenant_id) as session, session.begin():
+        row = IdentityProvider(
+            provider_id=provider_id,
+            name="Added by the coordinators",
+            issuer="https://login.example/v2.0",
+            client_id="abc",
+            source="admin",
+        )
+        row.use_encrypted_secret("v1:k1:ciphertext-is-opaque-to-sync")
+        session.add(row)
+
+
+async def test_sync_leaves_providers_added_on_the_admin_page_alone(
+    db: Database, plugins: PluginHost, settings: Settings, tenants_dir: Path
+):
+    await sync(db, plugins, settings, tenants_dir)
+    await add_admin_provider(db, "alpha", "entra")
+    before = await db_state(db)
+    added = before["alpha"]["identity_providers"]["entra"]
+
+    again = await sync(db, plugins, settings, tenants_dir)
+    assert again.changes == [] and await db_state(db) == before
+
+    # The file's own provider goes; the coordinators' stays as it was.
+    write(tenants_dir, {"alpha.toml": ALPHA[: ALPHA.index("[[identity_providers]]")]})
+    report = await sync(db, plugins, settings, tenants_dir)
+    assert report.changes == ["alpha: removed identity provider alpha-sso"]
+    assert tenants_in(await db_state(db))["alpha"]["identity_providers"] == {"entra": added}
+
+
+async def test_a_file_provider_may_not_take_the_id_of_one_from_the_admin_page(
+    db: Database, plugins: PluginHost, settings: Settings, tenants_dir: Path
+):
+    await sync(db, plugins, settings, tenants_dir)
+    await add_admin_provider(db, "alpha", "entra")
+    before = await db_state(db)
+    second = (
+        '\n[[identity_providers]]\nid = "entra"\nname = "Entra ID"\n'
+        'issuer = "https://login.example/v2.0"\nclient_id = "abc"\n'
+        'client_secret_env = "TANDEM_ENTRA_SECRET"\n'
+    )
+    write(tenants_dir, {"alpha.toml": ALPHA + second, "beta.toml": BETA_RENAMED})
+
+    with pytest.raises(TenantFilesError) as caught:
+        await sync(db, plugins, settings, tenants_dir)
+
+    [problem] = caught.value.problems
+    assert (problem.path.name, problem.field) == ("alpha.toml", "identity_providers.1.id")
+    assert "'entra' is already used by an identity provider added on the admin page" in str(problem)
+    assert await db_state(db) == before  # beta's valid change was not applied either
 
 
 # --- dry run ------------------------------------------------------------------------------

@@ -59,6 +59,13 @@ async def find_or_create_user_for_identity(
     return user
 
 
+async def user_for_identity(
+    platform_session: AsyncSession, issuer: str, subject: str
+) -> User | None:
+    """The user linked to ``(issuer, subject)``, or None: finds, never creates."""
+    return await _user_for(platform_session, issuer, subject)
+
+
 async def _user_for(session: AsyncSession, issuer: str, subject: str) -> User | None:
     query = (
         select(User)

@@ -22,6 +22,7 @@ from sqlalchemy import JSON, ForeignKey, String, UniqueConstraint, Uuid, select,
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Mapped, mapped_column, validates
 
+from core.applications.models import Application
 from core.db.base import Base, TenantScoped, UUIDPrimaryKey, utcnow
 from core.identity import audit
 from core.identity.accounts import membership_of, set_roles
@@ -185,6 +186,14 @@ async def accept_invitation(
     ).first()
     if spent is None:
         return None
+    # An application accepted with this invitation now belongs to the person (their
+    # "my applications" page shows it; their mentor or mentee profile comes from it).
+    await tenant_session.execute(
+        update(Application)
+        .where(Application.invitation_id == spent.id, Application.user_id.is_(None))
+        .values(user_id=user_id, version=Application.version + 1)
+        .execution_options(synchronize_session=False)
+    )
     membership = await membership_of(tenant_session, user_id)
     held = list(membership.roles) if membership else []
     roles = normalise_roles([*held, *spent.roles])

@@ -19,19 +19,34 @@ from typing import Any
 from sqlalchemy import (
     JSON,
     Boolean,
+    CheckConstraint,
     ForeignKey,
     Index,
     Integer,
     String,
+    Text,
     UniqueConstraint,
     Uuid,
+    event,
 )
-from sqlalchemy.orm import Mapped, mapped_column, validates
+from sqlalchemy.orm import Mapped, Mapper, mapped_column, validates
 
 from core.db.base import Base, TenantScoped, Timestamps, UUIDPrimaryKey, utcnow
 
 # admin = the programme's coordinators; a person may hold several roles at once.
 ROLES = ("admin", "mentor", "mentee")
+
+# Sign-in by a link sent by e-mail (the email_login plugin) is an identity of its own:
+# issuer EMAIL_LOGIN_ISSUER, subject the lower-cased address. It is never joined to an
+# SSO identity that happens to carry the same address. In tenant files, [[members]]
+# name it as provider = EMAIL_LOGIN_PROVIDER (so no identity provider may use that id).
+EMAIL_LOGIN_ISSUER = "urn:tandem:email-login"
+EMAIL_LOGIN_PROVIDER = "email"
+
+
+def email_login_subject(address: str) -> str:
+    """The subject of an e-mail login identity: the (already checked) address, lower-cased."""
+    return address.strip().lower()
 
 
 class UnknownRoleError(ValueError):
@@ -48,19 +63,61 @@ def normalise_roles(roles: Any) -> list[str]:
     return [role for role in ROLES if role in roles]
 
 
+# Where a tenant's identity provider is configured: its tenants/ file (``tandem
+# tenants sync`` owns it) or the admin page (sync never touches it).
+PROVIDER_SOURCES = ("file", "admin")
+
+
 class IdentityProvider(UUIDPrimaryKey, Timestamps, TenantScoped, Base):
-    """OpenID Connect providers a tenant lets its participants sign in with."""
+    """OpenID Connect providers a tenant lets its participants sign in with.
+
+    The client secret comes from exactly one place: an environment variable named
+    in ``client_secret_env``, or ``client_secret_encrypted`` (see
+    :mod:`core.identity.providers`). Set them with :meth:`use_secret_env` and
+    :meth:`use_encrypted_secret`, which clear the other.
+    """
 
     __tablename__ = "identity_providers"
-    __table_args__ = (UniqueConstraint("tenant_id", "provider_id"),)
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "provider_id"),
+        CheckConstraint(
+            "(client_secret_env IS NULL) <> (client_secret_encrypted IS NULL)",
+            name="one_secret_source",
+        ),
+        CheckConstraint("source IN ('file', 'admin')", name="source"),
+    )
 
     provider_id: Mapped[str] = mapped_column(String(63))
     name: Mapped[str] = mapped_column(String(200))
     issuer: Mapped[str] = mapped_column(String(500))
     client_id: Mapped[str] = mapped_column(String(255))
     # The *name* of the environment variable holding the secret, never the secret.
-    client_secret_env: Mapped[str] = mapped_column(String(128))
+    client_secret_env: Mapped[str | None] = mapped_column(String(128), default=None)
+    # AES-GCM ciphertext bound to this tenant and provider id; never the secret itself.
+    client_secret_encrypted: Mapped[str | None] = mapped_column(Text, default=None)
     scopes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    source: Mapped[str] = mapped_column(String(16), default="file")
+
+    def use_secret_env(self, name: str) -> None:
+        self.client_secret_env = name
+        self.client_secret_encrypted = None
+
+    def use_encrypted_secret(self, ciphertext: str) -> None:
+        self.client_secret_encrypted = ciphertext
+        self.client_secret_env = None
+
+
+@event.listens_for(IdentityProvider, "before_insert")
+@event.listens_for(IdentityProvider, "before_update")
+def _check_identity_provider(_mapper: Mapper[Any], _conn: Any, row: IdentityProvider) -> None:
+    # The CHECK constraints say the same; this names the mistake before the database does.
+    if (row.client_secret_env is None) == (row.client_secret_encrypted is None):
+        raise ValueError(
+            f"identity provider {row.provider_id!r}: set exactly one of "
+            "client_secret_env and client_secret_encrypted"
+        )
+    if row.source is not None and row.source not in PROVIDER_SOURCES:  # None: the default
+        raise ValueError(f"identity provider {row.provider_id!r}: unknown source {row.source!r}")
 
 
 class User(UUIDPrimaryKey, Timestamps, Base):

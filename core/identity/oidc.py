@@ -25,6 +25,7 @@ import os
 import re
 import secrets
 import time
+import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -37,6 +38,7 @@ from authlib.oidc.core.util import create_half_hash
 from joserfc import jws, jwt
 from joserfc.errors import BadSignatureError, JoseError
 
+from core.crypto import Keyring, SecretBoxError
 from core.identity.jwks import SIGNATURE_ALGORITHMS, KeySetCache, KeySetError, UnknownKeyError
 
 DEFAULT_ALGORITHMS = ("RS256", "ES256", "PS256")
@@ -108,6 +110,15 @@ def _url_problem(url: str) -> str | None:
     return f"{url!r} must use https"
 
 
+def issuer_problem(issuer: str) -> str | None:
+    """Why ``issuer`` is not a usable issuer identifier, or None (https, or http on loopback;
+    no query or fragment: OpenID Connect Discovery §3)."""
+    problem = _url_problem(issuer)
+    if problem is None and (urlsplit(issuer).query or urlsplit(issuer).fragment):
+        problem = "no query or fragment allowed"
+    return problem
+
+
 @dataclass(frozen=True)
 class ProviderConfig:
     """One provider as a tenant configured it, with its secret resolved."""
@@ -122,9 +133,9 @@ class ProviderConfig:
     fetch_userinfo: bool = False
 
     def __post_init__(self) -> None:
-        problem = _url_problem(self.issuer)
-        if problem or urlsplit(self.issuer).query or urlsplit(self.issuer).fragment:
-            raise ValueError(f"bad issuer: {problem or 'no query or fragment allowed'}")
+        problem = issuer_problem(self.issuer)
+        if problem:
+            raise ValueError(f"bad issuer: {problem}")
         if not self.client_id or not self.client_secret:
             raise ValueError("client_id and client_secret are required")
         # "none" and the HS* family are refused outright: the first needs no key, the
@@ -142,21 +153,32 @@ class ProviderConfig:
 class ProviderRecord(Protocol):
     """What :func:`config_from_record` reads (``core.identity.models.IdentityProvider``)."""
 
+    tenant_id: uuid.UUID
+    provider_id: str
     issuer: str
     client_id: str
-    client_secret_env: str
+    client_secret_env: str | None
+    client_secret_encrypted: str | None
     scopes: list[str]
 
 
 def config_from_record(
-    record: ProviderRecord, environ: Mapping[str, str] = os.environ, **options: Any
+    record: ProviderRecord,
+    environ: Mapping[str, str] = os.environ,
+    *,
+    keyring: Keyring | None = None,
+    **options: Any,
 ) -> ProviderConfig:
-    """A :class:`ProviderConfig` with the secret read from the named environment variable."""
-    secret = environ.get(record.client_secret_env, "")
-    if not secret:
-        raise OIDCError(
-            ErrorCode.MISCONFIGURED, f"environment variable {record.client_secret_env} is empty"
-        )
+    """A :class:`ProviderConfig` with the secret from wherever the record keeps it: the
+    named environment variable, or its stored ciphertext decrypted with ``keyring``."""
+    if record.client_secret_env:
+        secret = environ.get(record.client_secret_env, "")
+        if not secret:
+            raise OIDCError(
+                ErrorCode.MISCONFIGURED, f"environment variable {record.client_secret_env} is empty"
+            )
+    else:
+        secret = _decrypted_secret(record, keyring)
     try:
         return ProviderConfig(
             issuer=record.issuer,
@@ -167,6 +189,24 @@ def config_from_record(
         )
     except ValueError as error:
         raise OIDCError(ErrorCode.MISCONFIGURED, str(error)) from error
+
+
+def client_secret_context(tenant_id: uuid.UUID, provider_id: str) -> tuple[str, str, str]:
+    """What a stored client secret is bound to (the associated data of its encryption):
+    a ciphertext copied to another provider or tenant does not decrypt there."""
+    return ("identity_provider.client_secret", str(tenant_id), provider_id)
+
+
+def _decrypted_secret(record: ProviderRecord, keyring: Keyring | None) -> str:
+    if not record.client_secret_encrypted:
+        raise OIDCError(ErrorCode.MISCONFIGURED, "no client secret is configured")
+    if keyring is None:
+        raise OIDCError(ErrorCode.MISCONFIGURED, "the client secret is stored encrypted: no keys")
+    context = client_secret_context(record.tenant_id, record.provider_id)
+    try:
+        return keyring.decrypt(record.client_secret_encrypted, context)
+    except SecretBoxError as error:
+        raise OIDCError(ErrorCode.MISCONFIGURED, f"stored client secret: {error}") from error
 
 
 @dataclass(frozen=True)
@@ -387,15 +427,23 @@ class RelyingParty:
 
     async def metadata(self, config: ProviderConfig) -> ProviderMetadata:
         """The provider's checked discovery document, cached per issuer."""
-        async with self._metadata_locks.setdefault(config.issuer, asyncio.Lock()):
-            cached = self._metadata.get(config.issuer)
+        return await self.discover(config.issuer)
+
+    async def discover(self, issuer: str, *, refresh: bool = False) -> ProviderMetadata:
+        """The checked discovery document of ``issuer``; ``refresh`` fetches it even when
+        cached (an admin checking a provider wants today's answer)."""
+        problem = issuer_problem(issuer)
+        if problem:
+            raise OIDCError(ErrorCode.MISCONFIGURED, f"bad issuer: {problem}")
+        async with self._metadata_locks.setdefault(issuer, asyncio.Lock()):
+            cached = self._metadata.get(issuer)
             now = self._clock()
-            if cached is not None and now - cached[1] < self._discovery_ttl:
+            if not refresh and cached is not None and now - cached[1] < self._discovery_ttl:
                 return cached[0]
             # Discovery §4: strip a trailing "/" from the issuer before appending.
-            url = config.issuer.rstrip("/") + "/.well-known/openid-configuration"
-            metadata = ProviderMetadata.from_document(await self._get_json(url), config.issuer)
-            self._metadata[config.issuer] = (metadata, now)
+            url = issuer.rstrip("/") + "/.well-known/openid-configuration"
+            metadata = ProviderMetadata.from_document(await self._get_json(url), issuer)
+            self._metadata[issuer] = (metadata, now)
             return metadata
 
     async def _get_json(self, url: str) -> object:
@@ -662,5 +710,7 @@ __all__ = [
     "ProviderRecord",
     "RelyingParty",
     "VerifiedIdentity",
+    "client_secret_context",
     "default_profile",
+    "issuer_problem",
 ]

@@ -26,7 +26,7 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from litestar import Response
@@ -34,7 +34,7 @@ from litestar.connection import ASGIConnection
 from sqlalchemy import ColumnElement, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from core.db.base import utcnow
+from core.db.base import aware, utcnow
 from core.db.sessions import Database
 from core.identity import audit
 from core.identity.models import AuthSession, User
@@ -213,11 +213,6 @@ def is_live(row: AuthSession, now: datetime) -> bool:
     return now < aware(row.last_seen_at) + timedelta(seconds=row.idle_timeout_seconds)
 
 
-def aware(value: datetime) -> datetime:
-    """SQLite hands back naive datetimes; everything here is stored in UTC."""
-    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-
-
 async def end_session(
     db: Database,
     token: str | None,
@@ -272,6 +267,13 @@ async def revoke_session(
         client,
         now or utcnow(),
     )
+
+
+async def end_sessions_of(db: Database, user_id: uuid.UUID, tenant_id: uuid.UUID | None) -> bool:
+    """End all of the user's sessions on this site (an operator who is one no more, on
+    the platform host: ``tenant_id`` None). False if there were none."""
+    which = AuthSession.user_id == user_id
+    return await _end(db, which, tenant_id, audit.SESSION_REVOKED, None, utcnow())
 
 
 async def _end(

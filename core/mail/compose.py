@@ -21,6 +21,7 @@ import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
+from email.errors import HeaderParseError
 from email.headerregistry import Address
 from email.message import EmailMessage
 from email.utils import format_datetime as rfc2822_datetime
@@ -66,7 +67,7 @@ def check_address(address: str) -> str:
     address = address.strip()
     try:
         parsed = Address(addr_spec=address)
-    except (ValueError, IndexError) as exc:
+    except (ValueError, IndexError, HeaderParseError) as exc:  # "a@b@c" raises the last
         raise MailError(f"{address!r} is not an e-mail address: {exc}") from None
     if not parsed.username or not parsed.domain or parsed.addr_spec != address:
         raise MailError(f"{address!r} is not a single bare e-mail address like a@example.org")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -15,6 +16,53 @@ class HomeSection:
     template: str
     context: dict[str, Any] = field(default_factory=dict)
     order: int = 100
+
+
+@dataclass(frozen=True)
+class LoginMethod:
+    """A way to sign in on a tenant's ``/login`` page, rendered from a plugin template.
+
+    The template is included with the page's context plus ``method``, so it reads
+    ``method.context``; it brings its own form (with ``csrf_input``) if it needs one.
+    """
+
+    template: str
+    context: dict[str, Any] = field(default_factory=dict)
+    order: int = 100
+
+
+FIELD_TYPES = ("text", "choice", "bool", "number")
+
+
+@dataclass(frozen=True)
+class ApplicationField:
+    """A field a plugin adds to a cohort's application form (``extra_application_fields``).
+
+    ``name`` is unique within the plugin (lower-case letters, digits, ``_``); the answer
+    is stored in ``Application.extra[<plugin-id>][name]``. ``label`` and ``help`` are
+    shown as they are: translate them for the ``locale`` the hook was given. ``type``:
+    ``"text"`` (a string), ``"choice"`` (one of ``choices``, pairs of stored value and
+    label), ``"bool"`` (a checkbox; true or false) or ``"number"`` (a whole number
+    between ``min`` and ``max`` when they are set).
+    """
+
+    name: str
+    label: str
+    type: str = "text"
+    required: bool = False
+    choices: tuple[tuple[str, str], ...] = ()
+    help: str = ""
+    min: int | None = None
+    max: int | None = None
+    max_length: int = 500
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,49}", self.name):
+            raise ValueError(f"field names are like 'clb_level', not {self.name!r}")
+        if self.type not in FIELD_TYPES:
+            raise ValueError(f"field type must be one of {FIELD_TYPES}, not {self.type!r}")
+        if self.type == "choice" and not self.choices:
+            raise ValueError(f"the choice field {self.name!r} needs choices")
 
 
 @dataclass(frozen=True)

@@ -6,20 +6,30 @@ is accepted only when every file in it is valid.
 
 from __future__ import annotations
 
-import re
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 
 from babel import Locale, UnknownLocaleError
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, ValidationInfo, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 from pydantic.json_schema import SkipJsonSchema
 
-from core.identity.models import normalise_roles
+from core.identity.models import EMAIL_LOGIN_PROVIDER, email_login_subject, normalise_roles
+from core.identity.oidc import issuer_problem
+from core.identity.providers import ENV_NAME_PATTERN, MAX_ENV_NAME_LENGTH, PROVIDER_ID_PATTERN
+from core.mail.compose import MailError, check_address
 from core.tenancy.hosts import RESERVED_SLUGS, SLUG_PATTERN, normalise_host
 
-_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]*$")
+_ENV_NAME = ENV_NAME_PATTERN
 INLINE_SECRET_MESSAGE = (
     "secrets are never written into tenant files: "
     "name an environment variable in client_secret_env instead"
@@ -31,17 +41,36 @@ class _Strict(BaseModel):
 
 
 class IdentityProviderFile(_Strict):
-    id: str = Field(pattern=r"^[a-z0-9][a-z0-9-]{0,62}$")
+    id: str = Field(pattern=PROVIDER_ID_PATTERN.pattern)
     name: str = Field(min_length=1, max_length=200)
-    issuer: str = Field(pattern=r"^https?://\S+$")
+    issuer: str = Field(max_length=500)
     client_id: str = Field(min_length=1, max_length=255)
     client_secret_env: str = Field(
-        description="Name of the environment variable that holds the client secret."
+        max_length=MAX_ENV_NAME_LENGTH,
+        description="Name of the environment variable that holds the client secret.",
     )
     scopes: list[str] = ["openid", "email", "profile"]
     # Declared only to reject it with a useful message: "extra inputs are not
     # permitted" would not tell the author where the secret belongs instead.
     client_secret: SkipJsonSchema[Any] = Field(default=None, exclude=True, repr=False)
+
+    @field_validator("id")
+    @classmethod
+    def _not_reserved(cls, value: str) -> str:
+        if value == EMAIL_LOGIN_PROVIDER:
+            raise ValueError(
+                f"'{value}' is reserved: [[members]] use it for sign-in by e-mail link"
+            )
+        return value
+
+    @field_validator("issuer")
+    @classmethod
+    def _issuer(cls, value: str) -> str:
+        # The same rule the sign-in itself applies (and the admin page).
+        problem = issuer_problem(value)
+        if problem:
+            raise ValueError(problem)
+        return value
 
     @field_validator("client_secret_env")
     @classmethod
@@ -61,9 +90,12 @@ class MemberFile(_Strict):
 
     Linked, like every account, by the provider's issuer and ``subject``; ``name``
     and ``email`` only describe them until their first sign-in refreshes both.
+    ``provider = "email"`` is someone without an account at any provider, who signs
+    in with a link sent to ``subject``, their e-mail address (the ``email_login``
+    plugin); the address is stored lower-cased.
     """
 
-    provider: str = Field(description="The id of one of this file's identity_providers.")
+    provider: str = Field(description="The id of one of this file's identity_providers, or email.")
     subject: str = Field(min_length=1, max_length=255)
     roles: list[str] = Field(min_length=1)
     name: str = Field(default="", max_length=200)
@@ -73,6 +105,22 @@ class MemberFile(_Strict):
     @classmethod
     def _roles(cls, values: list[str]) -> list[str]:
         return normalise_roles(values)
+
+    @model_validator(mode="after")
+    def _email_login_address(self) -> MemberFile:
+        if self.provider != EMAIL_LOGIN_PROVIDER:
+            return self
+        try:
+            check_address(self.subject)
+        except MailError:
+            raise ValueError(
+                'with provider = "email" the subject must be an e-mail address '
+                "like name@example.org"
+            ) from None
+        self.subject = email_login_subject(self.subject)
+        if self.email is None:
+            self.email = self.subject
+        return self
 
 
 class SessionsFile(_Strict):
@@ -216,7 +264,7 @@ def _member_problems(path: Path, tenant: TenantFile) -> list[FileProblem]:
     providers = [p.id for p in tenant.identity_providers]
     seen: set[tuple[str, str]] = set()
     for index, member in enumerate(tenant.members):
-        if member.provider not in providers:
+        if member.provider not in providers and member.provider != EMAIL_LOGIN_PROVIDER:
             have = ", ".join(providers) or "none"
             problems.append(
                 FileProblem(

@@ -16,7 +16,13 @@ from sqlalchemy.ext.asyncio import AsyncConnection, AsyncSession
 from core.db.sessions import Database
 from core.events import publish_event
 from core.identity.accounts import find_or_create_user_for_identity, roles_of, set_roles
-from core.identity.models import ExternalIdentity, IdentityProvider
+from core.identity.models import (
+    EMAIL_LOGIN_ISSUER,
+    EMAIL_LOGIN_PROVIDER,
+    ExternalIdentity,
+    IdentityProvider,
+)
+from core.identity.providers import SOURCE_FILE
 from core.pluginhost.info import PluginSettingsError
 from core.pluginhost.manager import PluginHost
 from core.pluginhost.service import plugin_rows, set_plugin_state
@@ -157,7 +163,7 @@ async def _apply(
             )
             if change:
                 changes.append(change)
-        changes += await _sync_identity_providers(session, wanted)
+        changes += await _sync_identity_providers(session, path, wanted)
         if members:
             changes += await _sync_members(platform, session, wanted)
         if changes and "created" not in changes:
@@ -229,20 +235,39 @@ def _add_domains(
     return changes
 
 
-async def _sync_identity_providers(session: AsyncSession, wanted: TenantFile) -> list[str]:
+async def _sync_identity_providers(
+    session: AsyncSession, path: Path, wanted: TenantFile
+) -> list[str]:
+    """The file's providers; those added on the admin page are the coordinators' and
+    are left alone (an id the file shares with one of them is an error)."""
     changes = []
-    current = {p.provider_id: p for p in await session.scalars(select(IdentityProvider))}
+    rows = list(await session.scalars(select(IdentityProvider)))
+    current = {p.provider_id: p for p in rows if p.source == SOURCE_FILE}
+    admin_ids = {p.provider_id for p in rows if p.source != SOURCE_FILE}
+    clashes = [
+        FileProblem(
+            path,
+            f"identity_providers.{index}.id",
+            f"'{spec.id}' is already used by an identity provider added on the admin page "
+            "(/admin/identity-providers): choose another id, or delete that provider first",
+        )
+        for index, spec in enumerate(wanted.identity_providers)
+        if spec.id in admin_ids
+    ]
+    if clashes:
+        raise TenantFilesError(clashes)
     for spec in wanted.identity_providers:
         values = {
             "name": spec.name,
             "issuer": spec.issuer,
             "client_id": spec.client_id,
             "client_secret_env": spec.client_secret_env,
+            "client_secret_encrypted": None,
             "scopes": spec.scopes,
         }
         row = current.pop(spec.id, None)
         if row is None:
-            session.add(IdentityProvider(provider_id=spec.id, **values))
+            session.add(IdentityProvider(provider_id=spec.id, source=SOURCE_FILE, **values))
             changes.append(f"added identity provider {spec.id}")
         elif any(getattr(row, key) != value for key, value in values.items()):
             for key, value in values.items():
@@ -264,6 +289,8 @@ async def _sync_members(
     """
     changes = []
     issuers = {p.id: p.issuer for p in wanted.identity_providers}
+    # Sign-in by e-mail link: an identity of its own (the file checked the address).
+    issuers[EMAIL_LOGIN_PROVIDER] = EMAIL_LOGIN_ISSUER
     for member in wanted.members:
         issuer = issuers[member.provider]  # checked when the file was loaded
         known = await platform.scalar(

@@ -19,6 +19,8 @@ from litestar.static_files import create_static_files_router
 from litestar.template import TemplateConfig
 
 import core.events  # noqa: F401 - declares the core actors before the broker is built
+from core.applications.api import ApplicationsApi, MyApplicationsApi
+from core.applications.controllers import ApplicationForms, Intake, MyApplications
 from core.db.sessions import Database
 from core.identity.guards import (
     LoginRequiredError,
@@ -31,8 +33,16 @@ from core.identity.oidc import RelyingParty
 from core.jobs.actors import JobRuntime
 from core.jobs.broker import build_broker
 from core.jobs.relay import OutboxRelay
+from core.jobs.schedule import Scheduler, load_core_tasks
 from core.mail import configure_mail  # also declares core.send_mail
+from core.pairings.api import PairingsApi
+from core.pairings.checkin_api import CheckInsApi
+from core.pairings.checkin_controllers import CheckInPages, CohortCheckInsAdmin
+from core.pairings.controllers import CohortPairingsAdmin, TandemPages
+from core.pairings.overview_controllers import CohortOverviewApi, CohortOverviewPage
 from core.pluginhost.manager import PluginHost
+from core.programmes.api import ProgrammesApi
+from core.programmes.controllers import ProgrammeAdmin, PublicProgrammes
 from core.settings import Settings, get_settings
 from core.tenancy.resolver import TenantResolver
 from core.web.controllers.account import account_sessions, logout, revoke_own_session
@@ -42,11 +52,13 @@ from core.web.controllers.dev_login import DevLogin
 from core.web.controllers.dev_mail import DevMailViewer
 from core.web.controllers.health import healthz, readyz
 from core.web.controllers.home import home
+from core.web.controllers.identity_providers import TenantIdentityProviders
 from core.web.controllers.invitations import TenantPeople, open_invitation
 from core.web.controllers.language import choose_language
 from core.web.controllers.login import login_callback, login_page, login_start
 from core.web.controllers.operator import OperatorConsole
 from core.web.errors import EXCEPTION_HANDLERS
+from core.web.plugin_routes import plugin_routers
 from core.web.security import DOCS_PREFIX, add_security_headers
 from core.web.sites import SiteResolution
 from core.web.templating import LitestarTemplates, TemplateRenderer
@@ -65,6 +77,7 @@ def create_app(
     settings = settings or get_settings()
     plugins = plugins or PluginHost.load()
     db = Database(settings.database_url)
+    load_core_tasks()  # declares the periodic tasks' actors before the broker is built
     broker = build_broker(settings.broker_url)
     if run_jobs_in_process is None:
         run_jobs_in_process = isinstance(broker, StubBroker)
@@ -84,9 +97,12 @@ def create_app(
         relay = OutboxRelay(db, broker, settings.outbox_poll_seconds)
         relay.start()
         worker = _start_worker(broker, settings, plugins) if run_jobs_in_process else None
+        scheduler = Scheduler.start_if_enabled(db, settings.scheduler_poll_seconds)
         try:
             yield
         finally:
+            if scheduler is not None:
+                await scheduler.stop()
             await relay.stop()
             if worker is not None:
                 worker.stop()
@@ -110,8 +126,26 @@ def create_app(
             OperatorConsole,
             TenantAdmin,
             TenantPeople,
+            TenantIdentityProviders,
+            ProgrammeAdmin,
+            PublicProgrammes,
+            ProgrammesApi,
             open_invitation,
+            ApplicationForms,
+            MyApplications,
+            Intake,
+            ApplicationsApi,
+            MyApplicationsApi,
+            TandemPages,
+            CohortPairingsAdmin,
+            PairingsApi,
+            CheckInPages,
+            CohortCheckInsAdmin,
+            CheckInsApi,
+            CohortOverviewPage,
+            CohortOverviewApi,
             *dev_only,
+            *plugin_routers(plugins),  # /p/<plugin-id>, only where enabled
             *_static_routers(settings.themes_dir),
         ],
         dependencies={

@@ -10,7 +10,12 @@ from litestar.response import Template
 from sqlalchemy import select
 
 from core.db.sessions import Database
+from core.identity.guards import CurrentUser
+from core.pairings.dashboard import participant_home
+from core.pairings.home_view import participant_view
 from core.pluginhost.manager import PluginHost
+from core.programmes.controllers import public_offers
+from core.programmes.services import today
 from core.tenancy.models import Tenant, TenantStatus
 from core.tenancy.resolver import PlatformSite
 from core.web.sites import request_context
@@ -21,6 +26,7 @@ async def home(
     request: Request[Any, Any, Any],
     db: NamedDependency[Database],
     plugins: NamedDependency[PluginHost],
+    current_user: NamedDependency[CurrentUser | None],
 ) -> Template:
     ctx = request_context(request)
     if isinstance(ctx.site, PlatformSite):
@@ -32,7 +38,15 @@ async def home(
         s for batch in hooks.extra_home_sections(tenant=tenant, locale=ctx.locale) for s in batch
     ]
     sections.sort(key=lambda section: section.order)
-    return Template("home.html", context={"sections": sections})
+    # Published programmes taking applications now or soon, with "apply" links.
+    offers = await public_offers(db, tenant, ctx.locale)
+    # A signed-in mentee or mentor sees their tandem and next steps first.
+    mine = None
+    if current_user is not None:
+        async with db.tenant_session(tenant.id) as session:
+            found = await participant_home(session, current_user, today())
+        mine = participant_view(found, ctx.locale) if found else None
+    return Template("home.html", context={"sections": sections, "offers": offers, "mine": mine})
 
 
 async def _platform_home(

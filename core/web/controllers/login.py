@@ -13,8 +13,12 @@ The flow, with the reasons for its shape:
    only then starts a session.
 
 Every failure renders a page in the visitor's language, is written to the tenant's
-audit log as ``login_failed`` and leaves no session behind. Nothing here exists on
-the platform host.
+audit log as ``login_failed`` and leaves no session behind.
+
+On the platform host the same three URLs sign operators in: the handlers below
+hand such requests to :mod:`core.web.controllers.operator_login`, which builds on
+the shared steps here (:func:`redirect_to_provider`, :func:`verify_callback`,
+:func:`error_page`, :func:`signed_in`).
 """
 
 from __future__ import annotations
@@ -33,16 +37,18 @@ from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
 from sqlalchemy import select
 
+from core.crypto import Keyring
 from core.db.sessions import Database
 from core.identity import audit
 from core.identity.accounts import find_or_create_user_for_identity, membership_of
-from core.identity.attempts import DatabaseLoginAttemptStore, TakenAttempt
+from core.identity.attempts import AttemptStore, DatabaseLoginAttemptStore, TakenAttempt
 from core.identity.guards import CurrentUser
 from core.identity.models import IdentityProvider, User
 from core.identity.oidc import (
     ErrorCode,
     OIDCError,
     Profile,
+    ProviderConfig,
     RelyingParty,
     VerifiedIdentity,
     config_from_record,
@@ -56,6 +62,8 @@ from core.identity.sessions import (
     start_session,
 )
 from core.pluginhost.manager import PluginHost
+from core.pluginhost.types import LoginMethod
+from core.tenancy.resolver import PlatformSite
 from core.tenancy.snapshot import TenantSnapshot
 from core.web.controllers.invitations import (
     Redeemed,
@@ -153,6 +161,11 @@ def _relying_party(request: Request[Any, Any, Any]) -> RelyingParty:
     return request.app.state.relying_party  # type: ignore[no-any-return]
 
 
+def _keyring(request: Request[Any, Any, Any]) -> Keyring:
+    # Built per sign-in: parsing a few keys costs nothing, and there is no state to share.
+    return Keyring.from_settings(request.app.state.settings)
+
+
 async def _audit_failure(
     db: Database,
     tenant: TenantSnapshot,
@@ -176,16 +189,66 @@ async def _failed(
     log.info("login failed on %s via %s: %s", tenant.slug, provider_id, error)
     client = ClientInfo.from_request(request)
     await _audit_failure(db, tenant, client, {"provider": provider_id, "reason": error.code})
+    return error_page(error.code)
+
+
+# --- the steps a tenant's and the platform's sign-in share ------------------------------
+
+
+def on_platform_host(request: Request[Any, Any, Any]) -> bool:
+    return isinstance(request_context(request).site, PlatformSite)
+
+
+def error_page(code: ErrorCode) -> Template:
+    """The translated explanation of a failed sign-in (400); the code is its reference."""
     return Template(
         "login/error.html",
         context={
             "title": ERROR_TITLE,
-            "message": ERROR_MESSAGES.get(error.code, _START_AGAIN),
+            "message": ERROR_MESSAGES.get(code, _START_AGAIN),
             "start_again": _START_AGAIN,
-            "reference": str(error.code),
+            "reference": str(code),
         },
         status_code=400,
     )
+
+
+async def redirect_to_provider(
+    request: Request[Any, Any, Any], config: ProviderConfig, store: AttemptStore, provider_id: str
+) -> Redirect:
+    """Remember a new attempt in ``store`` and send the browser to the provider."""
+    url, attempt = await _relying_party(request).begin_login(
+        config,
+        callback_uri(request, provider_id),
+        extra_params={"ui_locales": request_context(request).locale},
+    )
+    await store.put(attempt)
+    return Redirect(path=url, status_code=303)
+
+
+async def verify_callback(
+    request: Request[Any, Any, Any], config: ProviderConfig, store: AttemptStore, provider_id: str
+) -> tuple[VerifiedIdentity, TakenAttempt]:
+    """Spend the attempt of this callback (from ``store`` only) and verify the identity.
+
+    Raises :class:`OIDCError` for anything that must not sign someone in.
+    """
+    params = {key: request.query_params.get(key) for key in request.query_params}
+    identity = await _relying_party(request).complete_login(
+        config, store, callback_uri(request, provider_id), params
+    )
+    if store.taken is None or store.taken.provider_id != provider_id:
+        # The relying party compared issuer and client; two of a tenant's
+        # providers could share both, so the provider id is checked as well.
+        raise OIDCError(ErrorCode.STATE_MISMATCH, "the login was started with another provider")
+    return identity, store.taken
+
+
+def signed_in(request: Request[Any, Any, Any], token: str, next_path: str) -> Redirect:
+    """The answer to a successful sign-in: the new session's cookie, then ``next_path``."""
+    response = Redirect(path=next_path, status_code=303)
+    set_session_cookie(response, token, secure=is_https(request))
+    return response
 
 
 def map_profile(
@@ -220,15 +283,33 @@ def _account_fields(profile: Profile) -> dict[str, Any]:
 # --- routes ----------------------------------------------------------------------------
 
 
+def login_methods(
+    plugins: PluginHost, tenant: TenantSnapshot, locale: str, next_path: str
+) -> list[LoginMethod]:
+    """Other ways in from the tenant's enabled plugins (``extra_login_methods``), by order."""
+    hooks = plugins.hooks_for(tenant)
+    batches = hooks.extra_login_methods(tenant=tenant, locale=locale, next_path=next_path)
+    methods = [method for batch in batches for method in batch or []]
+    methods.sort(key=lambda method: method.order)
+    return methods
+
+
 @get("/login", name="login", include_in_schema=False)
 async def login_page(
     request: Request[Any, Any, Any],
     db: NamedDependency[Database],
+    plugins: NamedDependency[PluginHost],
     current_user: NamedDependency[CurrentUser | None],
     next: FromQuery[str | None] = None,
 ) -> Template:
-    tenant = current_tenant(request)  # 404 on the platform host
+    if on_platform_host(request):
+        # Imported here: operator_login builds on this module.
+        from core.web.controllers import operator_login
+
+        return operator_login.login_page(request, current_user, next)
+    tenant = current_tenant(request)
     target = safe_next(next)
+    methods = login_methods(plugins, tenant, request_context(request).locale, target)
     providers = [
         {
             "name": row.name,
@@ -237,7 +318,10 @@ async def login_page(
         }
         for row in await _providers(db, tenant)
     ]
-    return Template("login/index.html", context={"providers": providers, "user": current_user})
+    return Template(
+        "login/index.html",
+        context={"providers": providers, "methods": methods, "user": current_user},
+    )
 
 
 @get("/login/oidc/{provider_id:str}", name="login.oidc", include_in_schema=False)
@@ -247,23 +331,20 @@ async def login_start(
     provider_id: FromPath[str],
     next: FromQuery[str | None] = None,
 ) -> Response[Any]:
+    if on_platform_host(request):
+        from core.web.controllers import operator_login  # builds on this module
+
+        return await operator_login.login_start(request, db, provider_id, next)
     tenant = current_tenant(request)
     record = await _provider(db, tenant, provider_id)
     store = DatabaseLoginAttemptStore(
         db, tenant.id, provider_id=provider_id, next_path=safe_next(next)
     )
-    relying_party = _relying_party(request)
     try:
-        config = config_from_record(record)
-        url, attempt = await relying_party.begin_login(
-            config,
-            callback_uri(request, provider_id),
-            extra_params={"ui_locales": request_context(request).locale},
-        )
+        config = config_from_record(record, keyring=_keyring(request))
+        return await redirect_to_provider(request, config, store, provider_id)
     except OIDCError as error:
         return await _failed(request, db, tenant, provider_id, error)
-    await store.put(attempt)
-    return Redirect(path=url, status_code=303)
 
 
 @get("/login/oidc/{provider_id:str}/callback", name="login.callback", include_in_schema=False)
@@ -273,23 +354,20 @@ async def login_callback(
     plugins: NamedDependency[PluginHost],
     provider_id: FromPath[str],
 ) -> Response[Any]:
+    if on_platform_host(request):
+        from core.web.controllers import operator_login  # builds on this module
+
+        return await operator_login.login_callback(request, db, provider_id)
     tenant = current_tenant(request)
     record = await _provider(db, tenant, provider_id)
     store = DatabaseLoginAttemptStore(db, tenant.id, provider_id=provider_id)
-    params = {key: request.query_params.get(key) for key in request.query_params}
     try:
-        config = config_from_record(record)
-        identity = await _relying_party(request).complete_login(
-            config, store, callback_uri(request, provider_id), params
-        )
-        if store.taken is None or store.taken.provider_id != provider_id:
-            # The relying party compared issuer and client; two of a tenant's
-            # providers could share both, so the provider id is checked as well.
-            raise OIDCError(ErrorCode.STATE_MISMATCH, "the login was started with another provider")
+        config = config_from_record(record, keyring=_keyring(request))
+        identity, taken = await verify_callback(request, config, store, provider_id)
     except OIDCError as error:
         return await _failed(request, db, tenant, provider_id, error)
     profile = map_profile(plugins, tenant, provider_id, identity.claims)
-    return await _sign_in(request, db, tenant, provider_id, identity, profile, store.taken)
+    return await _sign_in(request, db, tenant, provider_id, identity, profile, taken)
 
 
 async def _sign_in(
@@ -327,8 +405,7 @@ async def _sign_in(
         replaces=session_token(request),
         audit_details={"provider": provider_id},
     )
-    response = Redirect(path=taken.next_path, status_code=303)
-    set_session_cookie(response, token, secure=is_https(request))
+    response = signed_in(request, token, taken.next_path)
     if invited is not None:
         clear_invite_cookie(response, request)
     return response
