@@ -241,12 +241,12 @@ async def test_operators_abandoned_login_attempts_go_and_young_ones_stay(db: Dat
         assert set(await session.scalars(select(PlatformLoginAttempt.id))) == {young.id}
 
 
+# Row-level security is PostgreSQL's; on SQLite the ORM filter is the only wall.
+@pytest.mark.parametrize("migrated", ["postgresql"], indirect=True)
 async def test_postgres_row_level_security_confines_a_tenant_job_to_its_tenant(
     db: Database, migrated: MigratedDatabase, tenants: dict[str, uuid.UUID]
 ):
     """Even SQL that bypasses the ORM's tenant filter deletes only the job's tenant's rows."""
-    if migrated.backend != "postgresql":
-        pytest.skip("row-level security is PostgreSQL's; SQLite has the ORM filter only")
     muenchen, augsburg = tenants["muenchen"], tenants["augsburg"]
     await add_attempt(db, muenchen, NOW - DAY)
     kept = await add_attempt(db, augsburg, NOW - DAY)

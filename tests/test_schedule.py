@@ -321,11 +321,11 @@ async def test_a_claim_with_a_stale_next_run_changes_nothing(
     assert await outbox(db) == [("tests.schedule.platform", None)]
 
 
+# Row locks between transactions are PostgreSQL's (SQLite writers take turns).
+@pytest.mark.parametrize("migrated", ["postgresql"], indirect=True)
 async def test_postgres_a_concurrent_claim_waits_and_then_finds_the_run_taken(
     db: Database, settings: Settings, migrated: Any, tenants: dict[str, uuid.UUID]
 ):
-    if migrated.backend != "postgresql":
-        pytest.skip("row locks between transactions: PostgreSQL (SQLite writers take turns)")
     task = TEST_TASKS["tests.schedule.platform"]
     await sync_schedule(db, T0, TEST_TASKS)
     row = await schedule_row(db, task.name)
