@@ -47,9 +47,12 @@ run: install
 	done; \
 	env $(DEV_OIDC_ENV) $(DEV_OPERATOR_OIDC_ENV) $(BIN)/tandem serve
 
+# Two test workers per core: the tests wait on databases, SMTP and brokers about half the time.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) * 2 )))
+
 ## The whole suite (SQLite always; PostgreSQL, Redis and RabbitMQ when reachable).
 test: install
-	$(BIN)/python -m pytest -n auto --dist loadgroup $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadgroup $(PYTEST_ARGS)
 
 lint: install
 	$(BIN)/ruff check .

@@ -545,6 +545,30 @@ async def test_torontos_clb_question_comes_from_the_built_in_plugin(world: World
     assert row.extra == {"triec_fields": {"clb_level": 8}}
 
 
+async def test_german_is_asked_where_the_programme_or_tenant_needs_it_and_optional_elsewhere(
+    world: World,
+) -> None:
+    # München works in German and its programme asks for B1: the question is required.
+    munich = await world.web.get(M.apply(), headers={"host": MUENCHEN})
+    assert 'id="f-german_level" name="german_level" required' in munich.text
+    # Toronto works in English and sets no minimum: optional, and may stay empty.
+    toronto = await world.web.get(T.apply(), headers={"host": TORONTO})
+    assert 'id="f-german_level" name="german_level" required' not in toronto.text
+    assert 'id="f-german_level" name="german_level"' in toronto.text
+    clb = {"extra-triec_fields-clb_level": "8"}
+    wrong = await submit(world.web, T, mentee(german_level="B3", **clb))
+    assert wrong.status_code == 422 and 'id="f-german_level-error"' in wrong.text
+    sent = await submit(world.web, T, mentee(german_level="", **clb))
+    assert sent.status_code == 303, sent.text
+    [row] = await applications(world.db, world.tenants["toronto"])
+    assert row.german_level is None
+    # A Toronto mentee who does speak German may still say so.
+    other = await submit(world.web, T, mentee(german_level="a2", email="other@example.org", **clb))
+    assert other.status_code == 303, other.text
+    levels = {a.german_level for a in await applications(world.db, world.tenants["toronto"])}
+    assert levels == {None, "A2"}
+
+
 # --- windows, duplicates, tenants -----------------------------------------------------------------
 
 

@@ -456,7 +456,10 @@ class ApplicationsApi(Controller):
         kind = _kind(data.kind, locale)
         fields = collect(plugins, tenant, kind.value, locale)
         raw = schemas.raw_from_api(msgspec.to_builtins(data), fields)
-        checked, errors = schemas.validate(kind, raw, fields, locale)
+        required = schemas.german_required(programme.min_german_level, tenant.locales)
+        checked, errors = schemas.validate(
+            kind, raw, fields, locale, german_level_required=required
+        )
         if checked is None:
             raise _invalid(schemas.api_errors(errors, fields))
         try:

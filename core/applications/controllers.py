@@ -153,6 +153,7 @@ def _form_page(
         "errors": state.errors,
         "notice": state.notice,
         "plugin_fields": fields,
+        "german_required": schemas.german_required(programme.min_german_level, tenant.locales),
         "aria": aria,
         "consent_title": gettext(locale, CONSENT_TITLE),
         "consent_text": consent_text(locale, tenant.name),
@@ -232,7 +233,8 @@ class ApplicationForms(Controller):
             return _closed_page(request, programme, cohort, 403)
         fields = collect(plugins, tenant, which.value, locale)
         raw = schemas.raw_from_form(await request.form(), fields)
-        data, errors = schemas.validate(which, raw, fields, locale)
+        required = schemas.german_required(programme.min_german_level, tenant.locales)
+        data, errors = schemas.validate(which, raw, fields, locale, german_level_required=required)
         page = {"programme": programme, "cohort": cohort, "kind": which, "fields": fields}
         if data is None:
             return _form_page(request, **page, state=FormState(raw, errors), status_code=422)

@@ -18,7 +18,7 @@ German level; mentors their employer, position and capacity (1-5 mentees).
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -136,11 +136,19 @@ def _text(raw: Mapping[str, Any], key: str) -> str:
     return value.strip() if isinstance(value, str) else ""
 
 
+def german_required(min_german_level: str | None, tenant_locales: Collection[str]) -> bool:
+    """Whether mentees must state their German level: where the programme sets a minimum,
+    or the tenant works in German. Elsewhere (Toronto) it is an optional question."""
+    return min_german_level is not None or "de" in tenant_locales
+
+
 def validate(
     kind: ApplicationKind,
     raw: Mapping[str, Any],
     fields: list[PluginField],
     locale: str,
+    *,
+    german_level_required: bool = True,
 ) -> tuple[ApplicationData | None, dict[str, str]]:
     """Check ``raw`` (from :func:`raw_from_form` or :func:`raw_from_api`).
 
@@ -204,7 +212,7 @@ def validate(
         availability=slots,
     )
     if kind is ApplicationKind.MENTEE:
-        _check_mentee(raw, texts, data, fail)
+        _check_mentee(raw, texts, data, fail, german_level_required)
     else:
         _check_mentor(raw, texts, data, fail)
 
@@ -271,7 +279,11 @@ def _check_languages(value: Any, fail: Fail) -> list[dict[str, str]]:
 
 
 def _check_mentee(
-    raw: Mapping[str, Any], texts: dict[str, str], data: ApplicationData, fail: Fail
+    raw: Mapping[str, Any],
+    texts: dict[str, str],
+    data: ApplicationData,
+    fail: Fail,
+    german_level_required: bool,
 ) -> None:
     try:
         data.qualification = Qualification(_text(raw, "qualification"))
@@ -285,10 +297,12 @@ def _check_mentee(
         data.recognition_status = RecognitionStatus(_text(raw, "recognition_status"))
     except ValueError:
         fail("recognition_status", CHOOSE_RECOGNITION)
-    try:
-        data.german_level = cefr.normalise(_text(raw, "german_level"))
-    except cefr.UnknownLevelError:
-        fail("german_level", CHOOSE_GERMAN)
+    german = _text(raw, "german_level")
+    if german or german_level_required:
+        try:
+            data.german_level = cefr.normalise(german)
+        except cefr.UnknownLevelError:
+            fail("german_level", CHOOSE_GERMAN)
     data.recognition_authority = texts["recognition_authority"]
     data.goals = texts["goals"]
     same_gender = _truthy(raw.get("same_gender_mentor"))

@@ -49,7 +49,7 @@ from core.applications.models import (
     ApplicationStatus,
     IntakeNote,
 )
-from core.applications.schemas import validate
+from core.applications.schemas import german_required, validate
 from core.db.sessions import Database
 from core.demo import data
 from core.identity.accounts import find_or_create_user_for_identity
@@ -316,7 +316,8 @@ def _raw(person: Person, city: data.City, rng: random.Random) -> dict[str, Any]:
             "recognition_authority": ""
             if status == "not_required"
             else (job.authority_de if city.german else job.authority_en),
-            "german_level": rng.choice(["B1", "B1", "B2", "B2", "C1"]) if city.german else "A1",
+            # Toronto's form leaves German optional; its mentees state a CLB level instead.
+            "german_level": rng.choice(["B1", "B1", "B2", "B2", "C1"]) if city.german else "",
             "goals": goals.format(field=job.field_de if de else job.field_en),
         }
     else:
@@ -523,12 +524,15 @@ async def _apply(ctx: _Ctx, cohort: Cohort, person: Person, days_ago: int) -> Ap
         if item.field.type == "number":
             raw["extra"][item.key] = str(ctx.rng.randint(7, 10))
     on = cohort.applications_open_on + timedelta(days=min(days_ago, 20))
-    data_, errors = validate(person.kind, raw, fields, person.locale)
+    data_, errors = validate(
+        person.kind,
+        raw,
+        fields,
+        person.locale,
+        german_level_required=german_required(ctx.programme.min_german_level, ctx.snapshot.locales),
+    )
     if data_ is None:
         raise DemoError(f"{ctx.city.slug}: invalid demo application {person.name}: {errors}")
-    if not ctx.city.german:
-        # The core form asks every mentee for German; Toronto's programme does not use it.
-        data_.german_level = None
     application = await applications.submit_application(
         ctx.session,
         programme=ctx.programme,
