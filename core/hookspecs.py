@@ -16,7 +16,13 @@ from typing import Any
 from litestar.types import ControllerRouterHandler
 
 from core.pluginhost.markers import hookspec
-from core.pluginhost.types import ApplicationField, Event, HomeSection, LoginMethod
+from core.pluginhost.types import (
+    ApplicationField,
+    Event,
+    HomeSection,
+    InvitationOffer,
+    LoginMethod,
+)
 from core.tenancy.snapshot import TenantSnapshot
 
 
@@ -56,7 +62,9 @@ def register_routes() -> list[ControllerRouterHandler]:
 
 
 @hookspec
-def extra_login_methods(tenant: TenantSnapshot, locale: str, next_path: str) -> list[LoginMethod]:
+def extra_login_methods(
+    tenant: TenantSnapshot, locale: str, next_path: str, invitation: InvitationOffer | None
+) -> list[LoginMethod]:
     """Return further ways to sign in, shown on the tenant's ``/login`` page.
 
     Called while the sign-in page of ``tenant`` is rendered in ``locale``, after the
@@ -64,6 +72,12 @@ def extra_login_methods(tenant: TenantSnapshot, locale: str, next_path: str) -> 
     the person should reach after signing in (``"/"`` when none was asked for). Each
     :class:`LoginMethod` names a template (from ``register_template_dirs``) and its
     context; methods are shown by ``order``. Return an empty list to add nothing.
+
+    The invitation page (``/invite/<token>``) calls it too, with ``invitation`` set to
+    the pending :class:`InvitationOffer` the visitor opened (None on ``/login``): a
+    method shown there lets an invited person in who has no account anywhere. Its
+    route spends the invitation with
+    :func:`core.web.controllers.invitations.redeem_invitation`.
     """
 
 

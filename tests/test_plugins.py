@@ -180,7 +180,12 @@ def hook_arguments(hook: str, tenant: TenantSnapshot) -> dict[str, Any]:
         "register_template_dirs": {},
         "register_routes": {},
         "extra_home_sections": {"tenant": tenant, "locale": "de"},
-        "extra_login_methods": {"tenant": tenant, "locale": "de", "next_path": "/"},
+        "extra_login_methods": {
+            "tenant": tenant,
+            "locale": "de",
+            "next_path": "/",
+            "invitation": None,
+        },
         "extra_application_fields": {"tenant": tenant, "kind": "mentee", "locale": "de"},
         "handle_event": {"tenant": tenant, "event": event},
         "map_claims": {"tenant": tenant, "provider_id": "sso", "claims": {"sub": "a"}},

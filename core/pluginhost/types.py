@@ -19,6 +19,18 @@ class HomeSection:
 
 
 @dataclass(frozen=True)
+class InvitationOffer:
+    """The pending invitation a visitor opened, as the sign-in methods on its page see it.
+
+    ``email`` is the address the invitation was sent to: whoever opened the link has
+    shown they can read that mailbox (or was handed the link by someone who can).
+    """
+
+    email: str
+    roles: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class LoginMethod:
     """A way to sign in on a tenant's ``/login`` page, rendered from a plugin template.
 

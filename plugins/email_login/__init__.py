@@ -17,6 +17,12 @@ never joined to an SSO account with the same address. The link is random (256
 bits), stored only as its SHA-256, works once, expires after ``link_minutes`` and
 only on the tenant that sent it. Its pages live under ``/p/email_login``
 (``register_routes``); see :mod:`plugins.email_login.routes`.
+
+On an invitation page (``/invite/<token>``: a coordinator's invitation, or an accepted
+application's) the method is a button instead: "continue with <invited address>". It
+creates the e-mail login identity for the address the invitation was sent to and spends
+the invitation for it, so an applicant without an account anywhere gets in, and signs
+in with links to that address afterwards.
 """
 
 from __future__ import annotations
@@ -26,9 +32,9 @@ from pathlib import Path
 from litestar.types import ControllerRouterHandler
 
 from core.pluginhost import PluginInfo, hookimpl
-from core.pluginhost.types import LoginMethod
+from core.pluginhost.types import InvitationOffer, LoginMethod
 from core.tenancy.snapshot import TenantSnapshot
-from plugins.email_login.routes import EmailLoginPages, form_context
+from plugins.email_login.routes import EmailLoginPages, form_context, invitation_context
 from plugins.email_login.settings import PLUGIN_ID, EmailLoginSettings
 
 PLUGIN = PluginInfo(
@@ -52,6 +58,11 @@ def register_routes() -> list[ControllerRouterHandler]:
 
 
 @hookimpl
-def extra_login_methods(tenant: TenantSnapshot, locale: str, next_path: str) -> list[LoginMethod]:
+def extra_login_methods(
+    tenant: TenantSnapshot, locale: str, next_path: str, invitation: InvitationOffer | None
+) -> list[LoginMethod]:
+    if invitation is not None:
+        context = invitation_context(invitation)
+        return [LoginMethod(template="email_login/invitation_method.html", context=context)]
     context = form_context(tenant, next_path)
     return [LoginMethod(template="email_login/login_method.html", context=context, order=50)]

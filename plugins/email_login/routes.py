@@ -9,7 +9,12 @@
 * ``GET /link/<token>`` — a page with one button. A GET never signs in: mail
   scanners open links to look at them, and that must not spend them;
 * ``POST /link/<token>`` (CSRF-protected like every form) — spends the link, starts
-  the session and goes on to the page the person first asked for.
+  the session and goes on to the page the person first asked for;
+* ``POST /invitation`` — the button on an invitation page: the invitation the browser
+  brought (core's signed cookie, this tenant's only) is spent for the e-mail login
+  identity of the address it was sent to, created if need be, and the session starts.
+  The invitation link itself came by mail to that address, which is what a sign-in
+  link proves too; it works once, like every invitation.
 
 A link that is unknown here (another tenant's included), used or expired gets a page
 saying so in the visitor's language, a ``login_failed`` audit entry and no session.
@@ -24,13 +29,16 @@ from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.params import FromPath, FromQuery
 from litestar.response import Redirect, Response, Template
+from sqlalchemy import select
 
+from core.applications.models import Application
 from core.db.base import utcnow
 from core.db.sessions import Database
 from core.i18n.catalogs import gettext
 from core.identity import audit
-from core.identity.accounts import membership_of
-from core.identity.models import email_login_subject
+from core.identity.accounts import find_or_create_user_for_identity, membership_of
+from core.identity.invitations import InvitationState, state_of
+from core.identity.models import EMAIL_LOGIN_ISSUER, email_login_subject
 from core.identity.sessions import (
     ClientInfo,
     is_https,
@@ -41,7 +49,15 @@ from core.identity.sessions import (
 from core.jobs import enqueue
 from core.mail import MailError
 from core.mail.compose import check_address
+from core.pluginhost.types import InvitationOffer
 from core.tenancy.snapshot import TenantSnapshot
+from core.web.controllers.invitations import (
+    Redeemed,
+    clear_invite_cookie,
+    invitation_gone_page,
+    invitation_in_browser,
+    redeem_invitation,
+)
 from core.web.controllers.login import safe_next
 from core.web.errors import N_
 from core.web.forms import form_text
@@ -63,6 +79,12 @@ from plugins.email_login.settings import PLUGIN_ID, settings_for
 
 MAX_EMAIL_LENGTH = 320
 AUDIT_METHOD = "email_link"
+INVITATION_AUDIT_METHOD = "email_invitation"
+NO_INVITATION_TITLE = N_("Please open your invitation again")
+NO_INVITATION = N_(
+    "This browser no longer holds your invitation (it is kept for 30 minutes after you "
+    "open the link). Please open the link from the invitation e-mail again."
+)
 INVALID_EMAIL = N_("Enter an e-mail address like name@example.org.")
 FAILED_TITLE = N_("This sign-in link does not work")
 FAILURES: dict[str, tuple[int, str]] = {
@@ -86,6 +108,10 @@ PRIVATE_HEADERS = {"Cache-Control": "no-store", "Referrer-Policy": "no-referrer"
 
 def request_path() -> str:
     return f"{plugin_path(PLUGIN_ID)}/request"
+
+
+def invitation_context(invitation: InvitationOffer) -> dict[str, Any]:
+    return {"action": f"{plugin_path(PLUGIN_ID)}/invitation", "email": invitation.email}
 
 
 def form_context(
@@ -192,6 +218,51 @@ class EmailLoginPages(Controller):
         response = Redirect(path=spent.next_path, status_code=303)
         set_session_cookie(response, session_value, secure=is_https(request))
         return response
+
+    @post("/invitation", name=f"{PLUGIN_ID}.accept_invitation")
+    async def accept_invitation(
+        self, request: Request[Any, Any, Any], db: NamedDependency[Database]
+    ) -> Response[Any]:
+        tenant = current_tenant(request)
+        invitation = await invitation_in_browser(request, db, tenant)
+        if invitation is None:
+            context = {"title": NO_INVITATION_TITLE, "message": NO_INVITATION}
+            return Template("email_login/failed.html", context=context, status_code=400)
+        state = state_of(invitation)
+        if state is not InvitationState.PENDING:
+            return invitation_gone_page(request, Redeemed(state))
+        name = await _applicant_name(db, tenant, invitation.id)
+        address = email_login_subject(invitation.email)
+        async with db.platform_session() as platform, platform.begin():
+            profile = {"email": address, "display_name": name}
+            user = await find_or_create_user_for_identity(
+                platform, EMAIL_LOGIN_ISSUER, address, profile
+            )
+        # Spent in one conditional UPDATE: of two tabs racing, one gets the roles.
+        outcome = await redeem_invitation(request, db, tenant, user.id)
+        if outcome is not Redeemed.ACCEPTED:
+            return invitation_gone_page(request, outcome or Redeemed.EXPIRED)
+        session_value = await start_session(
+            db,
+            tenant,
+            user.id,
+            ClientInfo.from_request(request),
+            replaces=session_token(request),
+            audit_details={"method": INVITATION_AUDIT_METHOD},
+        )
+        response = Redirect(path="/", status_code=303)
+        set_session_cookie(response, session_value, secure=is_https(request))
+        clear_invite_cookie(response, request)
+        return response
+
+
+async def _applicant_name(db: Database, tenant: TenantSnapshot, invitation_id: uuid.UUID) -> str:
+    """The name on the application this invitation answers ("" for a coordinator's)."""
+    async with db.tenant_session(tenant.id) as session:
+        name = await session.scalar(
+            select(Application.name).where(Application.invitation_id == invitation_id).limit(1)
+        )
+    return name or ""
 
 
 async def _count_and_send(

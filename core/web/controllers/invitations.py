@@ -6,9 +6,12 @@
    admin is on, so it leads back to this tenant.
 2. ``GET /invite/<token>`` looks the token up in *this* tenant only. A usable one
    puts its hash in a short-lived signed cookie (bound to this tenant) and shows the
-   tenant's sign-in services; the raw token never leaves the mail and the URL.
-3. The SSO callback (:mod:`core.web.controllers.login`) calls :func:`redeem_invitation`,
-   which spends the invitation and gives the person its roles before the session starts.
+   tenant's sign-in services, and the sign-in methods of its enabled plugins
+   (``extra_login_methods`` with the invitation); the raw token never leaves the mail
+   and the URL.
+3. The SSO callback (:mod:`core.web.controllers.login`), or a plugin's route such as
+   email_login's, calls :func:`redeem_invitation`, which spends the invitation and
+   gives the person its roles before the session starts.
 """
 
 from __future__ import annotations
@@ -49,9 +52,12 @@ from core.identity.models import ROLES, IdentityProvider, Membership, User
 from core.identity.sessions import ClientInfo, aware, is_https
 from core.mail import MailError, send_mail
 from core.mail.compose import check_address, format_datetime
+from core.pluginhost.manager import PluginHost
+from core.pluginhost.types import InvitationOffer
 from core.tenancy.snapshot import TenantSnapshot
 from core.web.errors import N_
 from core.web.forms import form_text
+from core.web.login_methods import login_methods
 from core.web.sites import current_tenant, request_context
 
 INVITE_COOKIE = "tandem_invite"
@@ -138,6 +144,17 @@ class Redeemed(Enum):
     REVOKED = InvitationState.REVOKED
 
 
+async def invitation_in_browser(
+    request: Request[Any, Any, Any], db: Database, tenant: TenantSnapshot
+) -> Invitation | None:
+    """The invitation (in whatever state) whose cookie the browser brought for this tenant."""
+    token_hash = read_invite_cookie(_secret(request), tenant.id, request.cookies.get(INVITE_COOKIE))
+    if token_hash is None:
+        return None
+    async with db.tenant_session(tenant.id) as session:
+        return await find_by_hash(session, token_hash)
+
+
 async def redeem_invitation(
     request: Request[Any, Any, Any], db: Database, tenant: TenantSnapshot, user_id: uuid.UUID
 ) -> Redeemed | None:
@@ -172,7 +189,10 @@ def invitation_gone_page(request: Request[Any, Any, Any], outcome: Redeemed) -> 
 
 @get("/invite/{token:str}", name="invitation.open", include_in_schema=False)
 async def open_invitation(
-    request: Request[Any, Any, Any], db: NamedDependency[Database], token: FromPath[str]
+    request: Request[Any, Any, Any],
+    db: NamedDependency[Database],
+    plugins: NamedDependency[PluginHost],
+    token: FromPath[str],
 ) -> Template:
     tenant = current_tenant(request)  # 404 on the platform host
     async with db.tenant_session(tenant.id) as session:
@@ -189,10 +209,17 @@ async def open_invitation(
         {"name": row.name, "url": f"/login/oidc/{quote(row.provider_id, safe='')}"}
         for row in providers
     ]
+    offer = InvitationOffer(email=invitation.email, roles=tuple(invitation.roles))
+    methods = login_methods(plugins, tenant, request_context(request).locale, "/", offer)
     value = sign_invite_cookie(_secret(request), tenant.id, invitation.token_hash)
     return Template(
         "invitations/accept.html",
-        context={"providers": links, "roles": invitation.roles, "email": invitation.email},
+        context={
+            "providers": links,
+            "methods": methods,
+            "roles": invitation.roles,
+            "email": invitation.email,
+        },
         cookies=[_invite_cookie(value, secure=is_https(request), max_age=INVITE_COOKIE_SECONDS)],
     )
 
@@ -338,6 +365,7 @@ __all__ = [
     "TenantPeople",
     "clear_invite_cookie",
     "invitation_gone_page",
+    "invitation_in_browser",
     "open_invitation",
     "redeem_invitation",
 ]

@@ -62,7 +62,6 @@ from core.identity.sessions import (
     start_session,
 )
 from core.pluginhost.manager import PluginHost
-from core.pluginhost.types import LoginMethod
 from core.tenancy.resolver import PlatformSite
 from core.tenancy.snapshot import TenantSnapshot
 from core.web.controllers.invitations import (
@@ -72,6 +71,7 @@ from core.web.controllers.invitations import (
     redeem_invitation,
 )
 from core.web.errors import N_
+from core.web.login_methods import login_methods
 from core.web.sites import current_tenant, request_context
 
 log = logging.getLogger(__name__)
@@ -281,17 +281,6 @@ def _account_fields(profile: Profile) -> dict[str, Any]:
 
 
 # --- routes ----------------------------------------------------------------------------
-
-
-def login_methods(
-    plugins: PluginHost, tenant: TenantSnapshot, locale: str, next_path: str
-) -> list[LoginMethod]:
-    """Other ways in from the tenant's enabled plugins (``extra_login_methods``), by order."""
-    hooks = plugins.hooks_for(tenant)
-    batches = hooks.extra_login_methods(tenant=tenant, locale=locale, next_path=next_path)
-    methods = [method for batch in batches for method in batch or []]
-    methods.sort(key=lambda method: method.order)
-    return methods
 
 
 @get("/login", name="login", include_in_schema=False)
