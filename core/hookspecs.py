@@ -15,6 +15,7 @@ from typing import Any
 
 from litestar.types import ControllerRouterHandler
 
+from core.matching.criteria import Criterion
 from core.pluginhost.markers import hookspec
 from core.pluginhost.types import (
     ApplicationField,
@@ -93,6 +94,21 @@ def extra_application_fields(
     :class:`ApplicationField` after its own fields, validates the answer by its type
     and stores it in ``Application.extra[<plugin-id>][<field name>]``; coordinators see
     it on the intake page. Return an empty list to add nothing for this kind.
+    """
+
+
+@hookspec
+def register_matching_criteria(tenant: TenantSnapshot) -> list[Criterion]:
+    """Return the matching criteria this plugin contributes for ``tenant``.
+
+    Called once per matching run (and for self-match suggestions) of ``tenant``, only
+    for the plugins it has enabled. Build each :class:`~core.matching.criteria.Criterion`
+    with the tenant's settings (its weight and parameters come from
+    ``tenant.plugin_settings[<plugin-id>]``). ``Criterion.evaluate`` works on numpy
+    columns of a block of mentees against all mentors and returns a boolean mask
+    (filters) or a score matrix in [0, 1] (scores), never looping over pairs in Python;
+    ``Criterion.explain`` says in one sentence what it saw in one pair. Criterion ids
+    must be unique within the tenant's enabled plugins.
     """
 
 

@@ -19,6 +19,7 @@ def load_all_models() -> type[Base]:
     import core.identity.invitations
     import core.identity.models
     import core.jobs.models
+    import core.matching.models
     import core.pairings.models
     import core.pluginhost.models
     import core.programmes.models
