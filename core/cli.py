@@ -8,7 +8,8 @@ import logging
 import signal
 import sys
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from pathlib import Path
+from typing import Any, NoReturn, TypeVar
 
 import click
 from pydantic import ValidationError
@@ -456,6 +457,266 @@ def operators_remove(email: str) -> None:
     click.echo(f"{email} is no operator any more{signed_out}")
 
 
+# --- matching ---------------------------------------------------------------------------
+
+# Exit statuses (docs/matching.md): 0 solved, 1 the run failed, 2 the input was wrong.
+_MODES = click.Choice(["optimal", "stable"])
+
+
+class _BadInput(Exception):
+    """What the user gave cannot be used: exit status 2 with these lines."""
+
+    def __init__(self, heading: str, lines: list[str] | None = None) -> None:
+        super().__init__(heading)
+        self.heading = heading
+        self.lines = lines or []
+
+
+def _bad_input(exc: _BadInput) -> NoReturn:
+    click.echo(exc.heading, err=True)
+    for line in exc.lines:
+        click.echo(f"  {line}", err=True)
+    sys.exit(2)
+
+
+def _match_options(base: Any, mode: str | None, maximise: bool | None, seed: int | None) -> Any:
+    """The run's options: the command line wins over the file's."""
+    from dataclasses import replace
+
+    from core.matching.problem import Mode
+
+    changes: dict[str, Any] = {}
+    if mode is not None:
+        changes["mode"] = Mode(mode)
+    if maximise is not None:
+        changes["maximise_matched"] = maximise
+    if seed is not None:
+        changes["seed"] = seed
+    return replace(base, **changes)
+
+
+def _solve_problem(problem: Any, options: Any) -> Any:
+    from core.matching.solver import solve
+
+    try:
+        return solve(problem, options)
+    except RuntimeError as exc:  # a criterion plugin's bug, or a proof that failed
+        raise click.ClickException(str(exc)) from None
+    except ValueError as exc:  # the solver refuses the problem as given (e.g. a lock)
+        raise _BadInput(f"cannot solve: {exc}") from None
+
+
+def _emit(text: str, output: Any) -> None:
+    if output is None:
+        click.echo(text, nl=False)
+    else:
+        output.write_text(text, encoding="utf-8")
+
+
+def _match_flags(command: Callable[..., Any]) -> Callable[..., Any]:
+    for option in reversed(
+        [
+            click.option("--mode", type=_MODES, default=None, help="optimal or stable."),
+            click.option(
+                "--maximise-matched/--no-maximise-matched",
+                "maximise",
+                default=None,
+                help="First the number of mentees matched, then the score.",
+            ),
+            click.option(
+                "--seed", type=click.IntRange(0, 2**63 - 1), default=None, help="Tie-breaking."
+            ),
+            click.option(
+                "--output",
+                "-o",
+                type=click.Path(dir_okay=False, writable=True, path_type=Path),
+                default=None,
+                help="Write the JSON here instead of standard output.",
+            ),
+        ]
+    ):
+        command = option(command)
+    return command
+
+
+@main.group()
+def match() -> None:
+    """Matching: solve instance files, run a cohort's matching (see docs/matching.md)."""
+
+
+@match.command("solve")
+@click.argument("instance_file", type=click.File("rb"))
+@_match_flags
+def match_solve(
+    instance_file: Any, mode: str | None, maximise: bool | None, seed: int | None, output: Any
+) -> None:
+    """Solve INSTANCE_FILE (JSON; - reads standard input) and print the assignment as JSON.
+
+    Touches no database. Options given here override the file's "options".
+    """
+    from core.matching import instance as instances
+    from core.pluginhost.manager import PluginHost
+
+    try:
+        loaded = instances.load(instance_file.read(), PluginHost.load())
+        options = _match_options(loaded.options, mode, maximise, seed)
+        solution = _solve_problem(loaded.problem, options)
+    except instances.InstanceError as exc:
+        _bad_input(_BadInput(f"{instance_file.name}: invalid instance", str(exc).splitlines()))
+    except _BadInput as exc:
+        _bad_input(exc)
+    answer = instances.solution_json(loaded.problem, options, solution)
+    _emit(instances.dumps(answer), output)
+
+
+@match.command("schema")
+def match_schema() -> None:
+    """Print the JSON Schema of instance files."""
+    from core.matching.instance import schema_text
+
+    click.echo(schema_text(), nl=False)
+
+
+@match.command("run")
+@click.option("--tenant", "slug", required=True, help="The tenant's slug.")
+@click.option("--cohort", "cohort_slug", required=True, help="The cohort's slug in that tenant.")
+@click.option(
+    "--weight",
+    "weights",
+    multiple=True,
+    metavar="CRITERION=WEIGHT",
+    help="What-if: another weight for a score criterion (repeatable).",
+)
+@click.option("--save", is_flag=True, help="Store the run and its proposals for the cohort's page.")
+@_match_flags
+def match_run(
+    slug: str,
+    cohort_slug: str,
+    weights: tuple[str, ...],
+    save: bool,
+    mode: str | None,
+    maximise: bool | None,
+    seed: int | None,
+    output: Any,
+) -> None:
+    """Match a cohort's accepted applications under the tenant's enabled criteria.
+
+    Prints the same JSON as `solve`, with application ids and names. Changes nothing
+    unless --save is given; saved runs show on the cohort's matching page, from where
+    proposals are sent.
+    """
+    from core.db.sessions import Database
+    from core.matching import instance as instances
+    from core.matching.candidates import cohort_problem
+    from core.matching.problem import Options
+    from core.matching.tenant_criteria import criteria_for
+    from core.pairings.services import cohort_by_slug
+    from core.pluginhost.manager import PluginHost
+    from core.tenancy.snapshot import take_snapshot
+
+    settings = _settings()
+    host = PluginHost.load()
+    options = _match_options(Options(), mode, maximise, seed)
+
+    async def go() -> tuple[Any, Any, Any, str | None]:
+        db = Database(settings.database_url)
+        try:
+            try:
+                tenant = await _tenant_by_slug(db, slug)
+            except KeyError as exc:
+                raise _BadInput(exc.args[0]) from None
+            snapshot = await take_snapshot(db, tenant)
+            try:
+                criteria = criteria_for(host, snapshot, _weights(weights))
+            except ValueError as exc:
+                raise _BadInput(f"{slug}: {exc}") from None
+            # One transaction from reading to saving: a run is stored only for the
+            # applications and tandems it saw.
+            async with db.tenant_session(tenant.id) as session, session.begin():
+                cohort = await cohort_by_slug(session, cohort_slug)
+                if cohort is None:
+                    raise _BadInput(f"tenant {slug!r} has no cohort {cohort_slug!r}")
+                problem, people = await cohort_problem(session, cohort, criteria)
+                solution = _solve_problem(problem, options)
+                run_id = None
+                if save:
+                    run_id = await _save_run(
+                        session, cohort, criteria, options, problem, people, solution
+                    )
+            return problem, people, solution, run_id
+        finally:
+            await db.dispose()
+
+    try:
+        problem, people, solution, run_id = _run(go)
+    except _BadInput as exc:
+        _bad_input(exc)
+    answer = {
+        "tenant": slug,
+        "cohort": cohort_slug,
+        **({"run": run_id} if run_id else {}),
+        **instances.solution_json(problem, options, solution, names=True),
+        "paired_mentees": [str(app) for app in people.paired_mentees],
+        "full_mentors": [str(app) for app in people.full_mentors],
+        "skipped_constraints": [
+            {
+                "kind": str(skip.kind),
+                "mentee": str(skip.mentee_application_id),
+                "mentor": str(skip.mentor_application_id),
+                "reason": skip.reason,
+            }
+            for skip in people.skipped
+        ],
+    }
+    _emit(instances.dumps(answer), output)
+
+
+async def _save_run(
+    session: Any,
+    cohort: Any,
+    criteria: Any,
+    options: Any,
+    problem: Any,
+    people: Any,
+    solution: Any,
+) -> str:
+    """Store a solved run as the cohort's page would (core.matching.services)."""
+    from core.identity import audit
+    from core.matching.criteria import CriterionKind
+    from core.matching.models import MatchRun, RunStatus
+    from core.matching.services import RUN_STARTED, store_solution
+
+    chosen = {
+        "mode": str(options.mode),
+        "maximise_matched": options.maximise_matched,
+        "seed": options.seed,
+    }
+    run = MatchRun(
+        cohort_id=cohort.id,
+        status=RunStatus.RUNNING,
+        options=chosen,
+        weights={c.id: float(c.weight) for c in criteria if c.kind is CriterionKind.SCORE},
+        filters=[c.id for c in criteria if c.kind is CriterionKind.FILTER],
+    )
+    session.add(run)
+    await session.flush()
+    details = {"run_id": str(run.id), "cohort": cohort.slug, **chosen, "via": "command line"}
+    audit.record(session, RUN_STARTED, None, details)
+    await store_solution(session, run, problem, people, solution)
+    return str(run.id)
+
+
+def _weights(values: tuple[str, ...]) -> dict[str, float]:
+    weights: dict[str, float] = {}
+    for value in values:
+        criterion, _, weight = value.partition("=")
+        try:
+            weights[criterion.strip()] = float(weight)
+        except ValueError:
+            raise _BadInput(f"--weight {value!r}: expected CRITERION=NUMBER") from None
+    return weights
+
+
 # --- periodic jobs ----------------------------------------------------------------------
 
 
@@ -645,7 +906,9 @@ def worker(threads: int) -> None:
     """Run job workers and the outbox relay (needs TANDEM_BROKER_URL)."""
     import dramatiq
 
-    import core.events  # noqa: F401 - declares the core actors
+    # Imported for their side effect: they declare the core and matching actors.
+    import core.events
+    import core.matching.jobs  # noqa: F401
     from core.db.sessions import Database
     from core.jobs.actors import JobRuntime
     from core.jobs.broker import build_broker

@@ -265,14 +265,16 @@ def test_plugins_disable_keeps_the_settings_for_a_later_enable(
 
     result = synced_cli("plugins", "disable", "announcements", "--tenant", "muenchen")
     assert (result.exit_code, result.stdout) == (0, "muenchen: disabled plugin announcements\n")
-    assert tenant_state(settings, "muenchen") == (revision + 1, {"announcements": (False, stored)})
+    # Only announcements changed; the tenant's other plugins (matching criteria) stay.
+    disabled = {**rows, "announcements": (False, stored)}
+    assert tenant_state(settings, "muenchen") == (revision + 1, disabled)
 
     again = synced_cli("plugins", "disable", "announcements", "--tenant", "muenchen")
     assert (again.exit_code, again.stdout) == (0, "muenchen: unchanged\n")
 
     enabled = synced_cli("plugins", "enable", "announcements", "--tenant", "muenchen")
     assert (enabled.exit_code, enabled.stdout) == (0, "muenchen: enabled plugin announcements\n")
-    assert tenant_state(settings, "muenchen")[1] == {"announcements": (True, stored)}
+    assert tenant_state(settings, "muenchen")[1] == {**rows, "announcements": (True, stored)}
     assert tenant_state(settings, "augsburg") == augsburg_before
 
 

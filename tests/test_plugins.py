@@ -16,6 +16,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+import numpy as np
 import pluggy
 import pytest
 from litestar import Request, get, post
@@ -27,6 +28,8 @@ from sqlalchemy import select
 import plugins.announcements as announcements
 from core import hookspecs
 from core.db.sessions import Database
+from core.matching.criteria import Criterion, CriterionKind
+from core.matching.features import Person, Side, Vocabulary
 from core.pluginhost import PluginInfo, PluginSettingsError, hookimpl
 from core.pluginhost.manager import PluginHost, PluginLoadError, TenantHooks
 from core.pluginhost.markers import ENTRY_POINT_GROUP, PROJECT_NAME
@@ -151,6 +154,30 @@ class ApplicationFieldsProbe(Probe):
         return [ApplicationField(name="probe_answer", label=f"{kind} ({locale})")]
 
 
+class ProbeCriterion(Criterion):
+    kind = CriterionKind.SCORE
+    label = "Probe"
+
+    def __init__(self, weight: float) -> None:
+        self.id = "probe"
+        self.weight = weight
+
+    def evaluate(self, mentees: Side, mentors: Side, vocabulary: Vocabulary) -> np.ndarray:
+        return np.ones((len(mentees), len(mentors)), dtype=np.float32)
+
+    def explain(self, mentee: Person, mentor: Person, locale: str) -> str:
+        return f"{mentee.id} and {mentor.id}"
+
+
+class MatchingCriteriaProbe(Probe):
+    hook = "register_matching_criteria"
+
+    @hookimpl
+    def register_matching_criteria(self, tenant: TenantSnapshot) -> list[Criterion]:
+        self.calls.append(tenant.slug)
+        return [ProbeCriterion(weight=tenant.plugin_settings[self.PLUGIN.id]["limit"])]
+
+
 PROBES: dict[str, type[Probe]] = {
     probe.hook: probe
     for probe in (
@@ -161,6 +188,7 @@ PROBES: dict[str, type[Probe]] = {
         RoutesProbe,
         LoginMethodsProbe,
         ApplicationFieldsProbe,
+        MatchingCriteriaProbe,
     )
 }
 # Hooks that are called once for all tenants (they take no tenant).
@@ -187,6 +215,7 @@ def hook_arguments(hook: str, tenant: TenantSnapshot) -> dict[str, Any]:
             "invitation": None,
         },
         "extra_application_fields": {"tenant": tenant, "kind": "mentee", "locale": "de"},
+        "register_matching_criteria": {"tenant": tenant},
         "handle_event": {"tenant": tenant, "event": event},
         "map_claims": {"tenant": tenant, "provider_id": "sso", "claims": {"sub": "a"}},
     }

@@ -7,7 +7,11 @@ and returns one value per pair of the block — a boolean matrix for a filter, a
 float matrix for a score, both of shape ``(len(mentees), len(mentors))``. A filter
 that knows its few allowed pairs may return :class:`AllowedPairs` instead. The
 scorer calls ``evaluate`` once per block of a few thousand mentees, so the cost of
-one call is numpy's, never Python's per pair.
+one call is numpy's, never Python's per pair. Blocks are scored in two threads at
+once, and a pair may be scored again later in another block: ``evaluate`` must keep
+no state between calls, and a pair's value must depend on that pair alone (beware
+float32 transcendental functions, whose last bit differs between numpy's vector and
+scalar paths).
 
 A pair's score is the weighted mean of the score criteria (weights are the tenant's,
 from each plugin's settings): ``sum(w_c * s_c) / sum(w_c)``, in [0, 1]. The solver

@@ -12,9 +12,10 @@ Columns (``n`` people; every side has all of them):
 ==================  ===========  ===================================================
 name                dtype/shape  meaning
 ==================  ===========  ===================================================
-``occupation``      int32 (n,)   ISCO-08 unit group as a number (``"2512"`` → 2512;
-                                 ``code // 10`` is the minor group, ``// 100`` the
-                                 sub-major, ``// 1000`` the major); -1 unknown
+``occupation``      int32 (n,)   ISCO-08 code padded with zeros to four digits, as a
+                                 number (``"2512"`` → 2512, ``"214"`` → 2140, ``"01"``
+                                 → 100); ``code // 10`` is the minor group, ``// 100``
+                                 the sub-major, ``// 1000`` the major; -1 unknown
 ``languages``       uint8 (n, L) CEFR level per language of
                                  :attr:`Vocabulary.languages`: 0 none, 1 A1 … 6 C2
 ``district``        int32 (n,)   index into :attr:`Vocabulary.districts`; -1 none
@@ -69,6 +70,15 @@ def fold(text: str | None) -> str:
 def level_number(level: str | None) -> int:
     """CEFR level as stored in the ``languages`` column: 0 none, 1 A1 … 6 C2."""
     return NO_LEVEL if not level else cefr.rank(level) + 1
+
+
+def occupation_number(code: str | None) -> int:
+    """An ISCO-08 code of 1-4 digits as the ``occupation`` column holds it; -1 for none.
+
+    Padding keeps the groups aligned whatever level someone chose: "214" (a minor
+    group) is 2140, so ``// 10`` is 214 for it and for its units 2141-2149 alike.
+    """
+    return int(code.ljust(4, "0")) if code else -1
 
 
 @dataclass(frozen=True)
@@ -171,7 +181,7 @@ def encode(mentees: Sequence[Person], mentors: Sequence[Person]) -> tuple[Side, 
                 location[row] = p.location
         columns = {
             "occupation": np.array(
-                [int(p.occupation) if p.occupation else -1 for p in people], dtype=np.int32
+                [occupation_number(p.occupation) for p in people], dtype=np.int32
             ),
             "languages": levels,
             "district": np.array([districts.get(fold(p.district), -1) for p in people], np.int32),

@@ -1,0 +1,140 @@
+"""The location criterion: the same district scores 1, nearby districts nearly as much."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+from babel.numbers import format_decimal
+
+from core.matching.criteria import Criterion, CriterionKind
+from core.matching.features import Person, Side, Vocabulary, fold
+from plugins.match_location.settings import PLUGIN_ID, LocationSettings
+from plugins.match_support import N_, expand, number, sentence, who
+
+LABEL = N_("Distance")
+SAME = N_("%(mentee)s and %(mentor)s live in the same district: %(district)s.")
+APART = N_(
+    "%(mentee)s (%(mentee_place)s) and %(mentor)s (%(mentor_place)s) live about %(km)s km apart."
+)
+UNKNOWN = N_("Where %(mentee)s or %(mentor)s lives is not known.")
+EARTH_KM = 6371.0
+KM_PER_DEGREE = math.pi * EARTH_KM / 180  # along a meridian
+
+
+class LocationCriterion(Criterion):
+    kind = CriterionKind.SCORE
+    label = LABEL
+
+    def __init__(self, settings: LocationSettings, id: str = PLUGIN_ID) -> None:
+        self.id = id
+        self.weight = settings.weight
+        self.max_km = settings.max_km
+        self.unknown_score = settings.unknown_score
+        self.centres = settings.centres()
+        self.names = {fold(name): name.strip() for name in settings.districts}
+        # Where the distances are measured true to scale: the middle of the districts.
+        known = [lat for lat, _ in self.centres.values()]
+        self.latitude = sum(known) / len(known) if known else None
+
+    def evaluate(self, mentees: Side, mentors: Side, vocabulary: Vocabulary) -> np.ndarray:
+        # Centres once per call, in the vocabulary's order: the district column indexes it.
+        known = [self.centres.get(name, (math.nan, math.nan)) for name in vocabulary.districts]
+        centres = np.array(known, dtype=np.float64).reshape(-1, 2)
+        places_a, profile_a = _places(mentees, centres)
+        places_b, profile_b = _places(mentors, centres)
+        return expand(self._table(places_a, places_b), profile_a, profile_b)
+
+    def _table(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
+        """Scores between distinct places, rows (district, latitude, longitude).
+
+        Usually a few dozen places a side; but where everyone has coordinates of their
+        own it is as large as the block, so the pair passes are float32 and in place.
+        """
+        latitude = self.latitude if self.latitude is not None else _rounded_mean(b[:, 1])
+        east_a, north_a = _plane(a, latitude)
+        east_b, north_b = _plane(b, latitude)
+        score = np.subtract(east_a[:, None], east_b[None, :])
+        np.square(score, out=score)
+        north = np.subtract(north_a[:, None], north_b[None, :])
+        np.square(north, out=north)
+        np.add(score, north, out=score)
+        np.sqrt(score, out=score)
+        np.multiply(score, np.float32(1 / self.max_km), out=score)  # km / max
+        np.subtract(np.float32(1), score, out=score)
+        np.clip(score, 0, 1, out=score)
+        np.copyto(score, np.float32(self.unknown_score), where=np.isnan(score))
+        same = np.equal(a[:, 0:1], b[None, :, 0])
+        same &= (a[:, 0] >= 0)[:, None]
+        np.copyto(score, np.float32(1), where=same)
+        return score
+
+    def coordinates(self, person: Person) -> tuple[float, float] | None:
+        if person.location is not None and all(math.isfinite(x) for x in person.location):
+            return person.location
+        return self.centres.get(fold(person.district))
+
+    def _name(self, district: str) -> str:
+        """A district as the settings spell it ("maxvorstadt" → "Maxvorstadt")."""
+        return self.names.get(fold(district), district.strip())
+
+    def _place(self, person: Person, point: tuple[float, float], locale: str) -> str:
+        if person.district.strip():
+            return self._name(person.district)
+        return ", ".join(format_decimal(x, format="0.###", locale=locale) for x in point)
+
+    def explain(self, mentee: Person, mentor: Person, locale: str) -> str:
+        names = {"mentee": who(mentee), "mentor": who(mentor)}
+        if fold(mentee.district) and fold(mentee.district) == fold(mentor.district):
+            return sentence(locale, SAME, district=self._name(mentee.district), **names)
+        a, b = self.coordinates(mentee), self.coordinates(mentor)
+        if a is None or b is None:
+            return sentence(locale, UNKNOWN, **names)
+        km = _km(a, b)
+        places = {
+            "mentee_place": self._place(mentee, a, locale),
+            "mentor_place": self._place(mentor, b, locale),
+        }
+        return sentence(locale, APART, km=number(km, locale), **places, **names)
+
+
+def _places(side: Side, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Each person's place — district, latitude, longitude (their own location, else
+    their district's centre) — as distinct places and each person's index into them."""
+    district = side["district"]
+    point = side["location"].astype(np.float64)
+    missing = np.isnan(point).any(axis=1) & (district >= 0)
+    point[missing] = centres[district[missing]]
+    point[np.isnan(point).any(axis=1)] = np.nan  # one NaN for all, so they compare equal
+    key = np.column_stack([district.astype(np.int64), point.view(np.int64)])
+    distinct, profile = np.unique(key, axis=0, return_inverse=True)
+    places = np.column_stack([distinct[:, 0].astype(np.float64), distinct[:, 1:].view(np.float64)])
+    return places, profile.reshape(-1)
+
+
+def _plane(places: np.ndarray, latitude: float) -> tuple[np.ndarray, np.ndarray]:
+    """Places as kilometres east and north on a plane true to scale at ``latitude``.
+
+    Within a city region the error against the great circle is far below a district's
+    size. It also keeps the pair passes to subtraction, multiplication and a square
+    root, which IEEE floats round exactly the same in numpy's vector and scalar paths:
+    a pair's score is a function of the two places, whichever block it is scored in.
+    """
+    east = places[:, 2] * (KM_PER_DEGREE * math.cos(math.radians(latitude)))
+    north = places[:, 1] * KM_PER_DEGREE
+    return east.astype(np.float32), north.astype(np.float32)
+
+
+def _rounded_mean(latitudes: np.ndarray) -> float:
+    """Without configured districts: the mentors' middle latitude, to the whole degree
+    (so that a few mentors more or less in a call do not change any score)."""
+    known = latitudes[~np.isnan(latitudes)]
+    return float(np.round(known.mean())) if known.size else 0.0
+
+
+def _km(a: tuple[float, float], b: tuple[float, float]) -> float:
+    """The great-circle distance of two points, for one sentence."""
+    lat_a, lon_a, lat_b, lon_b = map(math.radians, (*a, *b))
+    h = math.sin((lat_b - lat_a) / 2) ** 2
+    h += math.cos(lat_a) * math.cos(lat_b) * math.sin((lon_b - lon_a) / 2) ** 2
+    return 2 * EARTH_KM * math.asin(math.sqrt(min(1.0, h)))

@@ -1,0 +1,82 @@
+"""What the built-in matching criteria plugins (``plugins/match_*``) share.
+
+Not a plugin itself (it has no ``PLUGIN`` and no entry point): the weight setting every
+score criterion has, the sentences' common parts, and :func:`expand`, which turns a
+small table over the distinct values of each side into the full pair matrix.
+
+Why :func:`expand`: a criterion whose value depends on a few distinct values per side
+(occupation codes, places) is cheapest computed once per pair of *distinct* values and
+then copied out to every pair. ``np.take(..., mode="clip")`` along the mentors' axis
+copies about a billion values a second here, where broadcasting the arithmetic over
+every pair would run several passes over the whole block.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from babel.numbers import format_decimal
+from pydantic import Field
+
+from core.i18n.catalogs import gettext
+from core.matching.features import Person
+
+
+def N_(message: str) -> str:
+    """Mark a string for extraction; it is translated where it is shown."""
+    return message
+
+
+WEIGHT_TITLE = N_("Weight")
+WEIGHT_HELP = N_(
+    "How much this criterion counts in a pair's score, relative to the other "
+    "criteria's weights (more than 0, at most 100)"
+)
+
+
+def weight_field(default: float) -> Any:
+    """The ``weight`` setting of a score criterion: > 0, so that a typo cannot zero it."""
+    return Field(default=default, gt=0, le=100, title=WEIGHT_TITLE, description=WEIGHT_HELP)
+
+
+def who(person: Person) -> str:
+    """How a sentence names someone: their name, else the id the caller gave them."""
+    return person.name or person.id
+
+
+def sentence(locale: str, message: str, **variables: object) -> str:
+    return _capitalised(gettext(locale, message, **variables))
+
+
+def plural_sentence(locale: str, text: str, **variables: object) -> str:
+    """``text`` from ``translations(locale).ngettext(...)``, filled in and capitalised.
+
+    The ``ngettext`` call stays in the criterion, with its two literal messages, so that
+    the extraction sees them as one plural entry.
+    """
+    return _capitalised(text % variables)
+
+
+def _capitalised(text: str) -> str:
+    # A name written in lower case still starts the sentence with a capital.
+    return text[:1].upper() + text[1:]
+
+
+def number(value: float, locale: str) -> str:
+    """``2.5`` as the reader writes it (``2,5`` in German), at most one decimal."""
+    return format_decimal(round(float(value), 1), format="#,##0.#", locale=locale)
+
+
+def expand(table: np.ndarray, mentee_profile: np.ndarray, mentor_profile: np.ndarray) -> np.ndarray:
+    """``out[i, j] = table[mentee_profile[i], mentor_profile[j]]`` as float32, fast.
+
+    ``table`` is small (distinct mentee values by distinct mentor values); the profiles
+    are indices into it, one per person (``np.unique(..., return_inverse=True)``).
+    """
+    rows = np.ascontiguousarray(table[mentee_profile], dtype=np.float32)
+    out = np.empty((len(mentee_profile), len(mentor_profile)), dtype=np.float32)
+    if out.size:
+        # The indices come from np.unique, so they are in range: "clip" skips the checks.
+        np.take(rows, mentor_profile.astype(np.intp, copy=False), axis=1, out=out, mode="clip")
+    return out
