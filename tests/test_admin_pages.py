@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
@@ -233,3 +234,88 @@ async def test_the_audit_log_is_paged_newest_first_and_per_tenant(
     for junk in ("abc", "-1", "0", "9" * 40):
         response = await web.get(f"/admin/audit?page={junk}", headers={"host": MUENCHEN})
         assert response.status_code == 200, junk
+
+
+async def test_the_plugin_page_speaks_the_pages_language(web: Client, synced: Database) -> None:
+    """Names, descriptions and settings in the page's language, languages named in it too."""
+    await sign_in(web, synced, "muenchen", ["admin"])
+    de = (await web.get("/admin/plugins", headers={"host": MUENCHEN, "accept-language": "de"})).text
+    for text in (
+        '<h2 id="plugin-announcements-title">Ankündigungen</h2>',
+        "Zeigt oben auf der Startseite einen Hinweis der Koordination.",
+        '<h2 id="plugin-email_login-title">Anmeldelinks per E-Mail</h2>',
+        "Gültigkeit eines Links (Minuten)",
+        "Wie lange ein Link gilt, in Minuten (5 bis 15)",
+        "Links pro IP-Adresse",
+        '<h2 id="plugin-triec_fields-title">TRIEC-Bewerbungsfelder</h2>',
+        "Mindest-CLB-Niveau",
+        "Umgebungsvariable mit dem Geheimnis",
+        '<h2 id="plugin-match_availability-title">Matching: Verfügbarkeit</h2>',
+        "Gewichtung",
+        # The language in the page's language: "Überschrift auf Englisch", not "… English".
+        ">Überschrift auf Englisch</label>",
+        ">Überschrift auf Deutsch</label>",
+        "Überschrift je Sprache: ein paar Worte über dem Text",
+        "„Ankündigungen“ auf dieser Website verwenden",
+    ):
+        assert text in de, text
+    for english in (
+        "Shows a notice from the coordinators",
+        "Link Minutes",
+        "Per Ip Limit",
+        "Min Clb",
+        "Secret Env",
+        "Matching: availability",
+        "auf English",
+    ):
+        assert english not in de, english
+    en = (await web.get("/admin/plugins", headers={"host": MUENCHEN, "accept-language": "en"})).text
+    for text in (
+        '<h2 id="plugin-announcements-title">Announcements</h2>',
+        "Link lifetime (minutes)",
+        "Links per IP address",
+        "Minimum CLB level",
+        "Environment variable with the secret",
+        ">Heading in English</label>",
+        ">Heading in German</label>",
+    ):
+        assert text in en, text
+    assert "Deutsch" not in en.split("<main", 1)[-1].split("</main>")[0]
+
+
+async def test_plugin_forms_fold_away_unless_there_is_something_to_see(
+    web: Client, synced: Database
+) -> None:
+    await sign_in(web, synced, "muenchen", ["admin"])
+    english = {"host": MUENCHEN, "accept-language": "en"}
+    page = (await web.get("/admin/plugins", headers=english)).text
+    folded = re.findall(r'<details class="plugin-form" id="plugin-([a-z_]+)-form"( open)?>', page)
+    assert len(folded) >= 12 and not any(opened for _, opened in folded)
+    # Each card keeps its name, description and state outside the fold.
+    card = page.split('aria-labelledby="plugin-announcements-title">', 1)[1].split("<details", 1)[0]
+    assert "Announcements" in card and "home page" in card and "Enabled" in card
+    assert "<summary>Turn on or off, settings" in page
+
+    saved = await submit(web, "/admin/plugins/announcements", VALID)
+    page = (await web.get(saved.headers["location"], headers=english)).text
+    opened = re.findall(r'<details class="plugin-form" id="plugin-([a-z_]+)-form" open>', page)
+    assert opened == ["announcements"]
+
+    bad = await submit(
+        web,
+        "/admin/plugins/webhooks",
+        {
+            "enabled": "true",
+            "setting-url": "https://crm.example.org/hook",
+            "setting-secret_env": "TANDEM_HOOK_SECRET",
+            "setting-events": "pairing.*\nnot a pattern!",
+        },
+        lang="de",
+    )
+    assert bad.status_code == 422
+    opened = re.findall(r'<details class="plugin-form" id="plugin-([a-z_]+)-form" open>', bad.text)
+    assert opened == ["webhooks"]
+    # The plugin's own message, translated, under the translated label in the summary.
+    message = "ein Ereignismuster darf nur Buchstaben, Ziffern und die Zeichen . _ - * ? enthalten"
+    assert f"Ereignisse: Dieser Wert ist ungültig: {message}" in bad.text
+    assert "webhooks" not in await stored(synced, "muenchen")

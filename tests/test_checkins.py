@@ -943,6 +943,13 @@ async def test_outcome_figures_count_each_mentee_once_by_the_latest_follow_up(
     assert page.status_code == 200
     assert "67\N{NO-BREAK SPACE}%" in page.text
     assert "In einem verwandten Berufsfeld beschäftigt" in page.text
+    # The heading names the cohort once, whatever it is called (demo names say "Durchgang").
+    assert '<h1 id="checkins-cohort-title">Check-ins \N{EN DASH} Frühjahr 2027</h1>' in page.text
+    assert "im Durchgang" not in page.text
+    english = await web.get(
+        "/admin/cohorts/fruehjahr/checkins", headers={"host": MUENCHEN, "accept-language": "en"}
+    )
+    assert '<h1 id="checkins-cohort-title">Check-ins: Frühjahr 2027</h1>' in english.text
     augsburg = tenants["augsburg"]
     await as_user(web, synced, augsburg, await coordinator(synced, augsburg))
     outcomes_path = "/api/v1/checkins/outcomes?cohort=fruehjahr"

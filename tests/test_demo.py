@@ -75,7 +75,10 @@ async def test_demo_load_covers_every_state_once(
             current = next(c for c, s in statuses.items() if s == "applications_open")
             apps = list(await session.scalars(select(Application)))
             in_current = [a for a in apps if a.cohort_id == current.id]
-            assert len(in_current) == 30
+            assert len(in_current) == 35
+            # Accepted and without a tandem: what a newcomer matches (test_matching_runs).
+            accepted = [a for a in in_current if a.status == ApplicationStatus.ACCEPTED]
+            assert sorted(a.kind for a in accepted).count("mentee") == 8
             assert {a.status for a in in_current} == set(ApplicationStatus)
             pairings = list(await session.scalars(select(Pairing)))
             assert {p.state for p in pairings} == set(PairingState)

@@ -26,17 +26,22 @@ from core.applications.models import (
     RecognitionStatus,
 )
 from core.applications.schemas import ApplicationData
+from core.db.base import utcnow
 from core.i18n.catalogs import gettext
 from core.identity.accounts import roles_of
 from core.identity.invitations import Invitation, accept_invitation
 from core.identity.sessions import hash_token
+from core.pairings.lifecycle import PairingState
+from core.pairings.models import Pairing
 from core.programmes.models import Programme
 from tests import test_applications
 from tests.test_applications import (
     AUGSBURG,
     MUENCHEN,
+    TORONTO,
     A,
     M,
+    T,
     World,
     applications,
     audit_actions,
@@ -198,6 +203,38 @@ async def test_coordinators_filter_the_list_and_see_counts_per_status(world: Wor
     # Each filter control is labelled.
     for control in re.findall(r'<(?:input|select)[^>]*\bid="(filter-[^"]+)"', page.text):
         assert f'for="{control}"' in page.text
+    assert 'id="filter-german"' in page.text and '<th scope="col">Deutsch</th>' in page.text
+
+
+async def test_only_a_form_that_asks_for_german_offers_the_german_level_filter(
+    world: World,
+) -> None:
+    """Toronto's form does not require German: no filter and no column for it, and a level
+    in the URL does not narrow the list unseen. Augsburg works in German: both are there."""
+    await add_application(world, "Maria", slug="toronto", cohort=T.cohort, german_level=None)
+    await add_application(world, "Wei", slug="toronto", cohort=T.cohort, german_level="A2")
+    await sign_in(world, "toronto", ["admin"])
+    page = await world.web.get(
+        f"/admin/cohorts/{T.cohort}/applications",
+        params={"german_level": "B2"},
+        headers={"host": TORONTO, "accept-language": "en"},
+    )
+    assert page.status_code == 200
+    assert 'id="filter-german"' not in page.text and 'name="german_level"' not in page.text
+    assert ">German level<" not in page.text and '<th scope="col">German</th>' not in page.text
+    assert "Maria" in page.text and "Wei" in page.text
+
+    await add_application(world, "Aylin", slug="augsburg", cohort=A.cohort, german_level="B2")
+    await sign_in(world, "augsburg", ["admin"])
+    languages = (("de", "Deutsch", "Deutschniveau"), ("en", "German", "German level"))
+    for lang, german, level in languages:
+        headers = {"host": AUGSBURG, "accept-language": lang}
+        path = f"/admin/cohorts/{A.cohort}/applications"
+        page = await world.web.get(path, headers=headers)
+        assert f'<label for="filter-german">{level}</label>' in page.text
+        assert f'<th scope="col">{german}</th>' in page.text and "Aylin" in page.text
+        page = await world.web.get(path, params={"german_level": "A2"}, headers=headers)
+        assert "Aylin" not in page.text, "the filter applies"
 
 
 # --- one application ------------------------------------------------------------------------------
@@ -657,3 +694,90 @@ async def _the_audit_page_names_application_actions(world: World) -> None:
         "invitation_sent",
     }
     assert await applications(world.db, world.tenants["augsburg"]) == []
+
+
+# --- an accepted applicant in a tandem ------------------------------------------------------------
+
+
+async def test_an_applicant_in_an_open_tandem_cannot_withdraw_the_application(
+    world: World,
+) -> None:
+    olena_id = await sign_in(world, "muenchen", ["mentee"], name="Olena")
+    olena = await add_application(world, "Olena", user_id=olena_id)
+    thomas = await add_application(world, "Thomas", kind=ApplicationKind.MENTOR)
+    tenant = world.tenants["muenchen"]
+    async with world.db.tenant_session(tenant) as session, session.begin():
+        await session.execute(
+            update(Application)
+            .where(Application.id.in_([olena.id, thomas.id]))
+            .values(status=ApplicationStatus.ACCEPTED)
+        )
+        found = await services.find_cohort(session, M.cohort)
+        assert found is not None
+        pairing = Pairing(
+            cohort_id=found[1].id,
+            mentee_application_id=olena.id,
+            mentor_application_id=thomas.id,
+            state=PairingState.ACTIVE,
+            activated_at=utcnow(),
+        )
+        session.add(pairing)
+    withdraw = f"/account/applications/{olena.id}/withdraw"
+    texts = {
+        lang: (
+            gettext(lang, services.IN_TANDEM),
+            gettext(
+                lang,
+                "You are in a tandem: to leave the programme, please talk to your "
+                "coordinator or end the tandem first.",
+            ),
+        )
+        for lang in ("de", "en")
+    }
+    assert texts["de"][0].startswith("Über diese Bewerbung sind Sie in einem Tandem")
+    for lang, (refusal, hint) in texts.items():
+        page = await world.web.get(
+            "/account/applications", headers={"host": MUENCHEN, "accept-language": lang}
+        )
+        assert f'action="{withdraw}"' not in page.text, "no button while in a tandem"
+        assert shows(page, hint)
+        response = await post_form(world, withdraw, {}, lang=lang)
+        assert response.headers["location"] == "/account/applications?done=in_tandem"
+        notice = await world.web.get(
+            response.headers["location"], headers={"host": MUENCHEN, "accept-language": lang}
+        )
+        assert shows(notice, refusal)
+        refused = await api(
+            world, "POST", f"/api/v1/me/applications/{olena.id}/withdraw", lang=lang
+        )
+        assert refused.status_code == 409 and refused.json()["detail"] == refusal
+    listed = await api(world, "GET", "/api/v1/me/applications")
+    assert [one["can_withdraw"] for one in listed.json()] == [False]
+    assert (await current(world, olena)).status is ApplicationStatus.ACCEPTED
+    assert "application_withdrawn" not in await audit_actions(world.db, tenant)
+
+    # The mentor's side is held the same way; another tenant does not see either.
+    async with world.db.tenant_session(tenant) as session, session.begin():
+        await session.execute(
+            update(Application).where(Application.id == thomas.id).values(user_id=olena_id)
+        )
+        own = await services.access_own_application_by_id(session, olena_id, thomas.id)
+        assert own.in_tandem and not own.can_withdraw
+        with pytest.raises(services.InTandemError):
+            await services.withdraw(session, own, olena_id)
+    async with world.db.tenant_session(world.tenants["augsburg"]) as session:
+        assert await services.in_open_tandems(session, [olena.id, thomas.id]) == set()
+        assert await services.own_application(session, olena_id, olena.id) is None
+
+    # Once the tandem has ended, the application can be withdrawn.
+    async with world.db.tenant_session(tenant) as session, session.begin():
+        await session.execute(
+            update(Pairing)
+            .where(Pairing.id == pairing.id)
+            .values(state=PairingState.COMPLETED, ended_at=utcnow())
+        )
+    page = await world.web.get("/account/applications", headers={"host": MUENCHEN})
+    assert f'action="{withdraw}"' in page.text
+    done = await post_form(world, withdraw, {})
+    assert done.headers["location"] == "/account/applications?done=withdrawn"
+    assert (await current(world, olena)).status is ApplicationStatus.WITHDRAWN

@@ -281,6 +281,13 @@ async def test_an_admin_creates_and_edits_a_programme_and_its_cohort_on_the_page
     assert saved.status_code == 303
     [cohort] = await cohorts(synced)
     assert cohort.name == "Frühling 2027" and cohort.slug == "fruehjahr-2027"
+    # The heading reads well whatever the cohort is called ("Durchgang Herbst 2026" too).
+    edit_path = f"/admin/programmes/{programme.id}/cohorts/{cohort.id}"
+    heading = '<h1 id="cohort-title">{}</h1>'
+    assert (
+        heading.format("Durchgang: Frühling 2027") in (await page(web, edit_path, lang="de")).text
+    )
+    assert heading.format("Cohort “Frühling 2027”") in (await page(web, edit_path)).text
 
     listing = await page(web, "/admin/programmes")
     assert "Frühling 2027" in listing.text and "Applications open" in listing.text

@@ -696,7 +696,7 @@ def _own_out(own: services.OwnApplication, locale: str) -> OwnOut:
         if application.status is ApplicationStatus.REJECTED
         else "",
         created_at=application.created_at,
-        can_withdraw=application.status in services.WITHDRAWABLE,
+        can_withdraw=own.can_withdraw,
     )
 
 
@@ -733,7 +733,8 @@ class MyApplicationsApi(Controller):
         current_user: NamedDependency[CurrentUser | None],
         application_id: FromPath[uuid.UUID],
     ) -> OwnOut:
-        """Withdraw one of your own applications (not once it was rejected or withdrawn)."""
+        """Withdraw one of your own applications (not once it was rejected or withdrawn, nor
+        while it holds you in an open tandem: 409 with the reason)."""
         tenant = current_tenant(request)
         locale = request_context(request).locale
         assert current_user is not None  # the guard
@@ -743,6 +744,8 @@ class MyApplicationsApi(Controller):
                     session, current_user.id, application_id
                 )
                 await services.withdraw(session, own, current_user.id, ip=_ip(request))
+        except services.InTandemError:
+            return _problem(request, 409, services.IN_TANDEM)  # type: ignore[return-value]
         except (services.ApplicationStateError, services.StaleApplicationError):
             return _problem(request, 409, WITHDRAW_REFUSED)  # type: ignore[return-value]
         return _own_out(own, locale)

@@ -16,7 +16,7 @@ and write in :mod:`core.applications.services`.
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 from urllib.parse import urlencode
 
@@ -296,7 +296,8 @@ def _own_rows(owns: list[services.OwnApplication], locale: str) -> list[dict[str
             "reason": own.application.decision_reason
             if own.application.status is ApplicationStatus.REJECTED
             else "",
-            "can_withdraw": own.application.status in services.WITHDRAWABLE,
+            "can_withdraw": own.can_withdraw,
+            "in_tandem": own.in_tandem and own.application.status in services.WITHDRAWABLE,
         }
         for own in owns
     ]
@@ -323,7 +324,7 @@ class MyApplications(Controller):
         context = {
             "applications": _own_rows(owns, locale),
             "labels": labels.translated(locale),
-            "notice": done if done in ("withdrawn", "unchanged") else None,
+            "notice": done if done in ("withdrawn", "unchanged", "in_tandem") else None,
         }
         return Template("applications/mine.html", context=context)
 
@@ -344,6 +345,8 @@ class MyApplications(Controller):
                     session, current_user.id, application_id
                 )
                 await services.withdraw(session, own, current_user.id, ip=_ip(request))
+        except services.InTandemError:
+            done = "in_tandem"
         except (services.ApplicationStateError, services.StaleApplicationError):
             done = "unchanged"  # already decided or withdrawn: the list shows how it stands
         return Redirect(path="/account/applications", query_params={"done": done}, status_code=303)
@@ -476,6 +479,12 @@ class Intake(Controller):
         filters, chosen, _ = schemas.parse_filters(request.query_params)
         async with db.tenant_session(tenant.id) as session:
             programme, cohort = await services.access_cohort(session, cohort_slug)
+            # Where the form does not ask for German (Toronto), neither filter nor column
+            # is offered, and a German level in the URL must not narrow the list unseen.
+            asks_german = schemas.german_required(programme.min_german_level, tenant.locales)
+            if not asks_german:
+                filters = replace(filters, german_level=None)
+                chosen["german_level"] = ""
             rows = await services.list_applications(session, cohort, filters)
             counts = await services.status_counts(session, cohort, filters.kind)
         base = _intake_base(cohort)
@@ -486,6 +495,7 @@ class Intake(Controller):
             "cohort": cohort,
             "base": base,
             "filters": chosen,
+            "asks_german": asks_german,
             "applications": [
                 {
                     "id": str(a.id),

@@ -14,7 +14,9 @@ Intake, step by step:
 * :func:`decide` — accept, waitlist or reject (with a reason). Accepting invites the
   applicant (:mod:`core.identity.invitations`) with the role ``mentee`` or ``mentor``;
   signing in through that invitation links the application to the account.
-* :func:`withdraw` — the applicant, signed in, takes the application back.
+* :func:`withdraw` — the applicant, signed in, takes the application back; not while
+  it holds them in an open tandem (proposed, active or paused), which a coordinator or
+  the tandem's own end must settle first.
 
 Decisions are safe against two coordinators at once: the caller passes the
 ``version`` it showed, a different current version is a :class:`StaleApplicationError`
@@ -30,7 +32,7 @@ from datetime import date
 from typing import Any
 
 from litestar.exceptions import NotFoundException
-from sqlalchemy import Select, func, select
+from sqlalchemy import Select, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
@@ -51,6 +53,8 @@ from core.identity.guards import CurrentUser
 from core.identity.invitations import create_invitation
 from core.identity.models import normalise_roles
 from core.mail import send_mail
+from core.pairings.lifecycle import OPEN_STATES
+from core.pairings.models import Pairing
 from core.programmes.models import Cohort, Programme
 from core.programmes.services import (
     access_cohort_by_slug,
@@ -110,6 +114,17 @@ class StaleApplicationError(Exception):
 
 class ApplicationStateError(Exception):
     """The application's status does not allow this step (already decided, withdrawn…)."""
+
+
+class InTandemError(ApplicationStateError):
+    """The application holds its applicant in an open tandem: withdrawing it would leave
+    the partner in a tandem with someone who is no longer in the programme."""
+
+
+IN_TANDEM = N_(
+    "You are in a tandem through this application, so it cannot be withdrawn here. "
+    "Please talk to your coordinator, or end the tandem first."
+)
 
 
 class ReasonRequiredError(ValueError):
@@ -466,6 +481,11 @@ class OwnApplication:
     application: Application
     cohort: Cohort
     programme: Programme
+    in_tandem: bool = False  # an open tandem (proposed, active, paused) joins this one
+
+    @property
+    def can_withdraw(self) -> bool:
+        return self.application.status in WITHDRAWABLE and not self.in_tandem
 
 
 def _own_query(user_id: uuid.UUID) -> Select[tuple[Application, Cohort, Programme]]:
@@ -480,7 +500,24 @@ def _own_query(user_id: uuid.UUID) -> Select[tuple[Application, Cohort, Programm
 async def applications_of(session: AsyncSession, user_id: uuid.UUID) -> list[OwnApplication]:
     """The user's applications in the session's tenant, newest first."""
     query = _own_query(user_id).order_by(Application.created_at.desc(), Application.id)
-    return [OwnApplication(*row) for row in (await session.execute(query)).all()]
+    rows = (await session.execute(query)).all()
+    paired = await in_open_tandems(session, [row[0].id for row in rows])
+    return [OwnApplication(*row, in_tandem=row[0].id in paired) for row in rows]
+
+
+async def in_open_tandems(
+    session: AsyncSession, application_ids: Sequence[uuid.UUID]
+) -> set[uuid.UUID]:
+    """Those of the applications that an open tandem joins (as mentee's or mentor's)."""
+    if not application_ids:
+        return set()
+    ids = list(application_ids)
+    query = select(Pairing.mentee_application_id, Pairing.mentor_application_id).where(
+        Pairing.state.in_(OPEN_STATES),
+        or_(Pairing.mentee_application_id.in_(ids), Pairing.mentor_application_id.in_(ids)),
+    )
+    found = {one for pair in (await session.execute(query)).all() for one in pair}
+    return found & set(ids)
 
 
 async def own_application(
@@ -491,7 +528,9 @@ async def own_application(
     row = (
         await session.execute(_own_query(user_id).where(Application.id == application_id))
     ).first()
-    return OwnApplication(*row) if row else None
+    if row is None:
+        return None
+    return OwnApplication(*row, in_tandem=bool(await in_open_tandems(session, [application_id])))
 
 
 async def withdraw(
@@ -504,6 +543,8 @@ async def withdraw(
     application = own.application
     if application.status not in WITHDRAWABLE:
         raise ApplicationStateError()
+    if await in_open_tandems(session, [application.id]):
+        raise InTandemError()
     application.status = ApplicationStatus.WITHDRAWN
     details = {"application_id": str(application.id), "cohort": own.cohort.slug}
     audit.record(session, APPLICATION_WITHDRAWN, user_id, details, ip)

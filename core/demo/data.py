@@ -334,12 +334,15 @@ CITIES: dict[str, City] = {
             "description": (
                 "Sechs Monate im Tandem mit einer Mentorin oder einem Mentor aus dem "
                 "eigenen Berufsfeld. Zum Auftakt erklärt die Koordination bei der "
-                "Kick-off-Veranstaltung, warum jedes Tandem zusammenpasst."
+                "Kick-off-Veranstaltung, warum jedes Tandem zusammenpasst. Wer "
+                "aufgenommen ist, kann sich auch selbst eine Mentorin oder einen Mentor "
+                "aus den passenden Vorschlägen wünschen."
             ),
             "duration_weeks": "26",
             "expected_hours": "",
             "cadence": "monthly",
-            "self_matching": False,
+            # One demo programme with self-matching, so that its pages can be tried.
+            "self_matching": True,
             "published": True,
             "min_german_level": "",
             "requires_recognition_procedure": False,

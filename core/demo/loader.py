@@ -10,8 +10,11 @@ Per tenant (muenchen, augsburg, toronto; see :mod:`core.demo.data`), relative to
   mentor of ``tenants/<slug>.toml`` active together (midpoint check-in open), the demo
   mentor with a second proposal to accept, one tandem at risk (no meeting for four
   weeks), one paused, one fresh, one declined, one withdrawn, one dissolved;
-* a **current** cohort taking applications today: 30 applications in every intake
-  state (submitted, in review, accepted, waiting list, rejected, withdrawn).
+* a **current** cohort taking applications today: 35 applications in every intake
+  state (submitted, in review, accepted, waiting list, rejected, withdrawn); its eight
+  accepted mentees and three accepted mentors have no tandem yet, so that a newcomer
+  can run matching (``/admin/cohorts/<slug>/matching``), see its proposals and try
+  what-if weights.
 
 Paired people and the few who withdraw get accounts (sign-in by e-mail link, the
 ``email`` provider) because the lifecycle asks each side to act for itself; the demo
@@ -75,10 +78,10 @@ from core.tenancy.models import Tenant
 from core.tenancy.snapshot import TenantSnapshot, take_snapshot
 
 DEMO_TENANTS = tuple(data.CITIES)
-CURRENT_APPLICATIONS = {  # status → (mentees, mentors): 30 in all
+CURRENT_APPLICATIONS = {  # status → (mentees, mentors): 35 in all
     ApplicationStatus.SUBMITTED: (6, 2),
     ApplicationStatus.IN_REVIEW: (4, 2),
-    ApplicationStatus.ACCEPTED: (4, 2),
+    ApplicationStatus.ACCEPTED: (8, 3),  # waiting for matching: no tandems made for them
     ApplicationStatus.WAITLISTED: (3, 1),
     ApplicationStatus.REJECTED: (2, 1),
     ApplicationStatus.WITHDRAWN: (2, 1),

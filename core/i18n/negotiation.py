@@ -57,3 +57,14 @@ def language_name(locale: str) -> str:
     except (UnknownLocaleError, ValueError):
         return locale
     return (parsed.get_display_name(parsed) or locale).capitalize()
+
+
+def language_name_in(code: str, locale: str) -> str:
+    """A language's name in the page's language ("Englisch" on a German page), for text
+    such as "Titel auf Englisch"; :func:`language_name` is the name for a language picker."""
+    try:
+        parsed = Locale.parse(code.replace("-", "_"))
+        page = Locale.parse(locale.replace("-", "_"))
+    except (UnknownLocaleError, ValueError):
+        return code
+    return parsed.get_display_name(page) or code

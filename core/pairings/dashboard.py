@@ -14,6 +14,9 @@ tandem, in the order a tandem meets them:
   has not accepted the goals), ``log_first_meeting`` (no meeting yet),
   ``meet_again`` (flagged at risk: no meeting for four weeks), ``resume`` (paused);
 * any — ``answer_checkin`` for each check-in open for this person in the tandem.
+
+A mentee of a self-matching programme without an open tandem gets the path of their
+suggested mentors (:mod:`core.matching.self_match`) instead of waiting for a proposal.
 """
 
 from __future__ import annotations
@@ -27,6 +30,7 @@ from sqlalchemy import func, select
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.applications.services import OwnApplication, applications_of
+from core.matching.self_match import SUGGESTIONS_PATH, standing_of
 from core.pairings.checkins import UpcomingCheckIn, upcoming_checkins
 from core.pairings.lifecycle import Actor, PairingState
 from core.pairings.models import Agreement, CheckInKind, Meeting
@@ -86,6 +90,7 @@ class ParticipantHome:
     tandems: list[HomeTandem]
     upcoming: list[UpcomingCheckIn]
     applications: list[OwnApplication]
+    suggestions_path: str | None = None  # self-match mode: where to choose a mentor
 
 
 def _side(access: PairingAccess) -> Actor | None:
@@ -168,6 +173,8 @@ async def participant_home(
         )
     }
     upcoming = await upcoming_checkins(session, user, today)
+    standing = await standing_of(session, user)
+    suggestions = SUGGESTIONS_PATH if standing is not None and standing.may_request else None
     tandems = []
     for access in accesses:
         side = _side(access)
@@ -183,7 +190,7 @@ async def participant_home(
         )
     # Open tandems first, then the completed ones; newest proposal first within each.
     tandems.sort(key=lambda t: t.access.state is PairingState.COMPLETED)
-    return ParticipantHome(tandems, upcoming, applications)
+    return ParticipantHome(tandems, upcoming, applications, suggestions)
 
 
 __all__ = ["HomeTandem", "NextStep", "ParticipantHome", "Step", "next_steps", "participant_home"]

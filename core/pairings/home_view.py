@@ -70,6 +70,7 @@ def participant_view(home: ParticipantHome, locale: str) -> dict[str, Any]:
     return {
         "tandems": [_tandem_view(t, locale) for t in home.tandems],
         "upcoming": upcoming_view(home.upcoming, locale),
+        "suggestions_path": home.suggestions_path,
         "applications": [
             {
                 "programme": own.programme.name,

@@ -35,6 +35,10 @@ from core.jobs.broker import build_broker
 from core.jobs.relay import OutboxRelay
 from core.jobs.schedule import Scheduler, load_core_tasks
 from core.mail import configure_mail  # also declares core.send_mail
+from core.matching.api import MatchingApi  # also declares the matching run's actor
+from core.matching.controllers import MatchingPages
+from core.matching.self_match_api import SelfMatchApi
+from core.matching.self_match_controllers import SelfMatchPages
 from core.pairings.api import PairingsApi
 from core.pairings.checkin_api import CheckInsApi
 from core.pairings.checkin_controllers import CheckInPages, CohortCheckInsAdmin
@@ -144,6 +148,10 @@ def create_app(
             CheckInsApi,
             CohortOverviewPage,
             CohortOverviewApi,
+            MatchingPages,
+            MatchingApi,
+            SelfMatchPages,
+            SelfMatchApi,
             *dev_only,
             *plugin_routers(plugins),  # /p/<plugin-id>, only where enabled
             *_static_routers(settings.themes_dir),

@@ -11,9 +11,12 @@ theme's CSS variables): the strict content security policy forbids inline styles
 and a theme restyles charts like everything else. All text is escaped here; callers
 pass plain strings.
 
-Layout: one row per category, one horizontal bar per series inside it, bars scaled to
-the largest value. Widths are in SVG user units; the ``viewBox`` lets the chart shrink
-with the page.
+Layout: one row per category, its label on a line of its own above the bars, one
+horizontal bar per series below it, bars scaled to the largest value and each number
+right after its bar. Widths are in SVG user units; the ``viewBox`` lets the chart shrink
+with the page. The drawing is narrow (``WIDTH``) and ``base.css`` keeps it from growing
+much beyond it, so that the text, which scales with the chart, stays near its set size
+on a phone as on a desktop; labels above the bars leave the whole width to the bars.
 """
 
 from __future__ import annotations
@@ -23,15 +26,16 @@ from dataclasses import dataclass
 
 from markupsafe import Markup, escape
 
-WIDTH = 640
-LABEL_WIDTH = 200
+WIDTH = 360
+VALUE_SPACE = 44  # room right of the longest bar for its number
 VALUE_GAP = 6
-VALUE_SPACE = 48  # room right of the longest bar for its number
-BAR_HEIGHT = 18
-BAR_GAP = 4
+LABEL_HEIGHT = 22  # the category's label line above its bars
+BAR_HEIGHT = 16
+BAR_GAP = 3
 ROW_GAP = 12
-LEGEND_HEIGHT = 28
-CHAR_WIDTH = 7.2  # an estimate of one character at the chart's font size, for cutting
+LEGEND_LINE = 22  # one legend entry per line: two long names never run off the side
+LEGEND_SWATCH = 14
+CHAR_WIDTH = 8.3  # an estimate of one character at the chart's font size, for cutting
 
 
 @dataclass(frozen=True)
@@ -46,7 +50,7 @@ class Row:
 
 
 def _fit(text: str, width: float) -> str:
-    """Cut a label that would not fit its column (the full text stays in a <title>)."""
+    """Cut a label that would not fit its line (the full text stays in a <title>)."""
     limit = max(4, int(width / CHAR_WIDTH))
     return text if len(text) <= limit else text[: limit - 1] + "…"
 
@@ -65,10 +69,10 @@ def bar_chart(
         raise ValueError("every row needs one value per series")
     largest = max((v for row in rows for v in row.values), default=0) or 1
     legend = len(series) > 1
-    top = LEGEND_HEIGHT if legend else 0
-    row_height = len(series) * BAR_HEIGHT + (len(series) - 1) * BAR_GAP
-    height = top + len(rows) * (row_height + ROW_GAP) + ROW_GAP
-    span = WIDTH - LABEL_WIDTH - VALUE_SPACE
+    top = len(series) * LEGEND_LINE + ROW_GAP // 2 if legend else 0
+    row_height = LABEL_HEIGHT + len(series) * BAR_HEIGHT + (len(series) - 1) * BAR_GAP
+    height = top + len(rows) * (row_height + ROW_GAP)
+    span = WIDTH - VALUE_SPACE
     title_id, desc_id = f"{chart_id}-title", f"{chart_id}-desc"
     parts = [
         f'<svg class="chart" id="{escape(chart_id)}" role="img" '
@@ -79,34 +83,34 @@ def bar_chart(
         f'<desc id="{escape(desc_id)}">{escape(description)}</desc>',
     ]
     if legend:
-        x = LABEL_WIDTH
         parts.append('<g class="legend">')
         for index, item in enumerate(series):
+            y = index * LEGEND_LINE
             parts.append(
-                f'<rect class="series-{index}" x="{x}" y="6" width="14" height="14" rx="2"/>'
-                f'<text x="{x + 20}" y="18">{escape(item.label)}</text>'
+                f'<rect class="series-{index}" x="0" y="{y + 3}" width="{LEGEND_SWATCH}" '
+                f'height="{LEGEND_SWATCH}" rx="2"/>'
+                f'<text x="{LEGEND_SWATCH + 6}" y="{y + 15}">'
+                f"{escape(_fit(item.label, WIDTH - LEGEND_SWATCH - 6))}</text>"
             )
-            x += 20 + int(len(item.label) * CHAR_WIDTH) + 24
         parts.append("</g>")
-    y = top + ROW_GAP
+    y = top
     for row in rows:
-        label_y = y + row_height / 2 + 5
-        shown = _fit(row.label, LABEL_WIDTH - 10)
+        shown = _fit(row.label, WIDTH)
         parts.append('<g class="row">')
         parts.append(
-            f'<text class="label" x="{LABEL_WIDTH - 10}" y="{label_y:g}" text-anchor="end">'
+            f'<text class="label" x="0" y="{y + LABEL_HEIGHT - 7}">'
             f"<title>{escape(row.label)}</title>{escape(shown)}</text>"
         )
         for index, value in enumerate(row.values):
-            bar_y = y + index * (BAR_HEIGHT + BAR_GAP)
+            bar_y = y + LABEL_HEIGHT + index * (BAR_HEIGHT + BAR_GAP)
             width = round(span * value / largest, 1)
             name = f"{series[index].label}: " if legend else ""
             parts.append(
-                f'<rect class="bar series-{index}" x="{LABEL_WIDTH}" y="{bar_y}" '
+                f'<rect class="bar series-{index}" x="0" y="{bar_y}" '
                 f'width="{width:g}" height="{BAR_HEIGHT}" rx="2">'
                 f"<title>{escape(row.label)}: {escape(name)}{escape(number(value))}</title></rect>"
-                f'<text class="value" x="{LABEL_WIDTH + width + VALUE_GAP:g}" '
-                f'y="{bar_y + BAR_HEIGHT - 4}">{escape(number(value))}</text>'
+                f'<text class="value" x="{width + VALUE_GAP:g}" '
+                f'y="{bar_y + BAR_HEIGHT - 3}">{escape(number(value))}</text>'
             )
         parts.append("</g>")
         y += row_height + ROW_GAP

@@ -8,6 +8,7 @@ request it is rendered for.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -15,7 +16,7 @@ from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, se
 from litestar.template.base import TemplateEngineProtocol
 
 from core.i18n.catalogs import translations
-from core.i18n.negotiation import language_name, text_direction
+from core.i18n.negotiation import language_name, language_name_in, text_direction
 from core.pluginhost.manager import PluginHost
 from core.web.sites import request_context
 
@@ -78,6 +79,7 @@ class TemplateRenderer:
         env.install_gettext_translations(translations(locale), newstyle=True)  # type: ignore[attr-defined]
         env.globals.update(self._callables)
         env.globals["language_name"] = language_name
+        env.globals["language_name_in_page"] = partial(language_name_in, locale=locale)
         return env
 
 

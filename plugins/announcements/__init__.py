@@ -21,25 +21,42 @@ from core.tenancy.snapshot import TenantSnapshot
 Translated = dict[str, str]
 
 
+def N_(message: str) -> str:
+    """Mark a string for extraction; it is translated where it is shown."""
+    return message
+
+
+EMPTY_TEXT = N_("give a non-empty text for at least one language")
+
+
 class AnnouncementSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    title: Translated = Field(description="Heading per language code, e.g. {de = …, en = …}")
-    message: Translated = Field(description="Text per language code")
-    link: HttpUrl | None = Field(default=None, description="Optional link for more details")
+    title: Translated = Field(
+        title=N_("Heading"),
+        description=N_("Heading per language: a few words shown above the text"),
+    )
+    message: Translated = Field(
+        title=N_("Text"), description=N_("The notice itself, in each language")
+    )
+    link: HttpUrl | None = Field(
+        default=None,
+        title=N_("Link for more details"),
+        description=N_("A web address with more about the notice, shown below it"),
+    )
 
     @field_validator("title", "message")
     @classmethod
     def _not_empty(cls, value: Translated) -> Translated:
         if not value or not all(text.strip() for text in value.values()):
-            raise ValueError("give a non-empty text for at least one language")
+            raise ValueError(EMPTY_TEXT)
         return value
 
 
 PLUGIN = PluginInfo(
     id="announcements",
-    name="Announcements",
-    description="Shows a notice from the coordinators at the top of the home page.",
+    name=N_("Announcements"),
+    description=N_("Shows a notice from the coordinators at the top of the home page."),
     version="1.0.0",
     settings=AnnouncementSettings,
 )

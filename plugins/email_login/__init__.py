@@ -35,13 +35,15 @@ from core.pluginhost import PluginInfo, hookimpl
 from core.pluginhost.types import InvitationOffer, LoginMethod
 from core.tenancy.snapshot import TenantSnapshot
 from plugins.email_login.routes import EmailLoginPages, form_context, invitation_context
-from plugins.email_login.settings import PLUGIN_ID, EmailLoginSettings
+from plugins.email_login.settings import N_, PLUGIN_ID, EmailLoginSettings
 
 PLUGIN = PluginInfo(
     id=PLUGIN_ID,
-    name="E-mail login links",
-    description="Lets participants without an account at any sign-in service sign in "
-    "with a single-use link sent by e-mail.",
+    name=N_("E-mail login links"),
+    description=N_(
+        "Lets participants without an account at any sign-in service sign in "
+        "with a single-use link sent by e-mail."
+    ),
     version="1.0.0",
     settings=EmailLoginSettings,
 )

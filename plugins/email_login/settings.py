@@ -14,6 +14,11 @@ MAX_LINK_MINUTES = 15
 MAX_WINDOW_MINUTES = 24 * 60
 
 
+def N_(message: str) -> str:
+    """Mark a string for extraction; it is translated where it is shown."""
+    return message
+
+
 class EmailLoginSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
@@ -22,26 +27,32 @@ class EmailLoginSettings(BaseModel):
         # Below five minutes a mail that is a little late is already useless.
         ge=5,
         le=MAX_LINK_MINUTES,
-        description="How long a link works, in minutes (5 to 15)",
+        title=N_("Link lifetime (minutes)"),
+        description=N_("How long a link works, in minutes (5 to 15)"),
     )
     per_address_limit: int = Field(
         default=3,
         ge=1,
         le=100,
-        description="Links that may be asked for one e-mail address within the window",
+        title=N_("Links per e-mail address"),
+        description=N_("Links that may be asked for one e-mail address within the window"),
     )
     per_ip_limit: int = Field(
         default=10,
         ge=1,
         le=1000,
-        description="Links that may be asked for from one IP address (IPv6: one /64) "
-        "within the window, whatever the e-mail addresses",
+        title=N_("Links per IP address"),
+        description=N_(
+            "Links that may be asked for from one IP address (IPv6: one /64) "
+            "within the window, whatever the e-mail addresses"
+        ),
     )
     window_minutes: int = Field(
         default=60,
         ge=5,
         le=MAX_WINDOW_MINUTES,
-        description="The window the two limits count in, in minutes (5 to 1440, a day)",
+        title=N_("Counting window (minutes)"),
+        description=N_("The window the two limits count in, in minutes (5 to 1440, a day)"),
     )
 
     @property

@@ -36,13 +36,19 @@ CLB_HELP = N_(
 class TriecFieldSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    min_clb: int = Field(default=6, ge=1, le=12, description="Minimum CLB level for mentees")
+    min_clb: int = Field(
+        default=6,
+        ge=1,
+        le=12,
+        title=N_("Minimum CLB level"),
+        description=N_("The lowest level mentees should have, named in the question (1 to 12)"),
+    )
 
 
 PLUGIN = PluginInfo(
     id="triec_fields",
-    name="TRIEC application fields",
-    description="Asks mentees for their Canadian Language Benchmark (CLB) level.",
+    name=N_("TRIEC application fields"),
+    description=N_("Asks mentees for their Canadian Language Benchmark (CLB) level."),
     version="1.0.0",
     settings=TriecFieldSettings,
 )

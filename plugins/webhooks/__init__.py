@@ -41,40 +41,58 @@ EVENT_HEADER = "X-Tandem-Event"
 DELIVERY_HEADER = "X-Tandem-Delivery"
 
 
+def N_(message: str) -> str:
+    """Mark a string for extraction; it is translated where it is shown."""
+    return message
+
+
+BAD_PATTERN = N_("an event pattern may hold only letters, digits and the characters . _ - * ?")
+
+
 class WebhookSettings(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    url: HttpUrl = Field(description="Where events are POSTed (http:// or https://)")
+    url: HttpUrl = Field(
+        title=N_("Receiving address"),
+        description=N_("Where the events are sent with HTTP POST (http:// or https://)"),
+    )
     secret_env: str = Field(
         # Upper-case like every environment variable name; a pasted secret rarely fits.
         pattern=r"^[A-Z_][A-Z0-9_]*$",
         max_length=128,
-        description="Name of the environment variable that holds the HMAC secret "
-        "(never the secret itself)",
+        title=N_("Environment variable with the secret"),
+        description=N_(
+            "Name of the environment variable that holds the HMAC secret (never the secret itself)"
+        ),
     )
     events: list[str] = Field(
         default_factory=lambda: ["*"],
         min_length=1,
-        description="Event names or shell-style patterns to send, e.g. 'pairing.*'",
+        title=N_("Events"),
+        description=N_("Event names or shell-style patterns to send, e.g. 'pairing.*'"),
     )
-    timeout_seconds: float = Field(default=10.0, gt=0, le=60, description="Per request")
+    timeout_seconds: float = Field(
+        default=10.0,
+        gt=0,
+        le=60,
+        title=N_("Timeout (seconds)"),
+        description=N_("How long to wait for the other system's answer to each request"),
+    )
 
     @field_validator("events")
     @classmethod
     def _patterns(cls, patterns: list[str]) -> list[str]:
         for pattern in patterns:
             if not pattern or not all(c.isalnum() or c in "._-*?" for c in pattern):
-                raise ValueError(
-                    f"{pattern!r} is not an event pattern "
-                    "(letters, digits, '.', '_', '-', '*', '?')"
-                )
+                # One fixed message, so that the admin page finds its translation.
+                raise ValueError(BAD_PATTERN)
         return patterns
 
 
 PLUGIN = PluginInfo(
     id="webhooks",
-    name="Webhooks",
-    description="Sends the tenant's events as signed HTTP POST requests to another system.",
+    name=N_("Webhooks"),
+    description=N_("Sends the tenant's events as signed HTTP POST requests to another system."),
     version="1.0.0",
     settings=WebhookSettings,
 )

@@ -6,7 +6,9 @@
   list (one entry per line) and texts per language (one field for each of the
   tenant's languages). Invalid settings are shown next to their field and nothing
   is saved; valid ones go through :func:`core.pluginhost.service.set_plugin_state`,
-  which bumps the tenant's revision, and the change is audited.
+  which bumps the tenant's revision, and the change is audited. A plugin's name,
+  description and setting titles and descriptions are English msgids, shown in the
+  page's language; each form folds away unless it has errors or was just saved.
 * ``/admin/audit`` pages through the tenant's audit log, newest first.
 
 Everything runs in the request's tenant only: a session is valid on its own host
@@ -109,6 +111,8 @@ class SettingField:
 @dataclass
 class PluginForm:
     info: PluginInfo
+    name: str  # the plugin's name and description in the page's language
+    description: str
     enabled: bool
     fields: list[SettingField]
     values: dict[str, Any]  # what the controls show: strings, bools, {locale: text}
@@ -129,12 +133,14 @@ class TenantAdmin(Controller):
         plugins: NamedDependency[PluginHost],
     ) -> Template:
         tenant = current_tenant(request)
+        locale = request_context(request).locale
         done = request.query_params.get("done")
         shown = request.query_params.get("plugin")
         notice = None
         if done in ("saved", "unchanged") and shown in plugins.infos:
-            notice = {"kind": done, "plugin": plugins.info(shown).name}
-        forms = await _forms(db, plugins, tenant, request_context(request).locale)
+            name = gettext(locale, plugins.info(shown).name)
+            notice = {"kind": done, "plugin": name, "id": shown}
+        forms = await _forms(db, plugins, tenant, locale)
         return Template("admin/plugins.html", context={"forms": forms, "notice": notice})
 
     @post("/plugins/{plugin_id:str}", name="admin.save_plugin")
@@ -177,8 +183,9 @@ class TenantAdmin(Controller):
             for index, one in enumerate(forms):
                 if one.info.id == plugin_id:
                     forms[index] = PluginForm(
-                        info, enabled, fields, values_from_form(fields, form, tenant.locales),
-                        errors, set(stored) & {f.name for f in fields if f.kind == "secret"},
+                        info, one.name, one.description, enabled, fields,
+                        values_from_form(fields, form, tenant.locales), errors,
+                        set(stored) & {f.name for f in fields if f.kind == "secret"},
                     )  # fmt: skip
             return Template(
                 "admin/plugins.html",
@@ -434,7 +441,7 @@ async def _forms(
     async with db.tenant_session(tenant.id) as session:
         rows = await plugin_rows(session)
     forms = []
-    for plugin_id, info in sorted(plugins.infos.items(), key=lambda item: item[1].name.casefold()):
+    for plugin_id, info in plugins.infos.items():
         row = rows.get(plugin_id)
         stored = dict(row.settings or {}) if row else {}
         fields = settings_fields(info, locale)
@@ -442,13 +449,16 @@ async def _forms(
         forms.append(
             PluginForm(
                 info=info,
+                # Plugins name and describe themselves in English; a catalogue may translate.
+                name=gettext(locale, info.name),
+                description=gettext(locale, info.description),
                 enabled=bool(row and row.enabled),
                 fields=fields,
                 values=values_from_settings(fields, stored),
                 secret_stored=secrets,
             )
         )
-    return forms
+    return sorted(forms, key=lambda form: form.name.casefold())
 
 
 # --- the audit log ------------------------------------------------------------------------
