@@ -27,10 +27,11 @@ from core.db.sessions import Database
 from core.identity.models import User
 from core.matching.candidates import CohortPeople, cohort_problem, people_of
 from core.matching.criteria import Criterion, CriterionKind
-from core.matching.features import Person, Side, Vocabulary
+from core.matching.features import Person, Side, Vocabulary, encode
 from core.matching.instance import criteria_plugins
 from core.matching.models import ConstraintKind, MatchConstraint
-from core.matching.problem import Pair
+from core.matching.problem import Pair, Problem
+from core.matching.solver import solve
 from core.matching.tenant_criteria import criteria_for
 from core.pairings.lifecycle import PairingState
 from core.pairings.models import Pairing
@@ -188,6 +189,29 @@ def test_only_enabled_plugins_contribute_in_order_of_id(host: PluginHost) -> Non
     assert criteria_for(host, snapshot({})) == ()
     assert {"probe_district", "probe_language", "probe_duplicate"} <= set(criteria_plugins(host))
     assert "announcements" not in criteria_plugins(host)
+
+
+def test_a_disabled_built_in_criterion_has_no_effect_for_that_tenant(host: PluginHost) -> None:
+    """Two tenants, the same people: only the one that enabled match_gender applies it."""
+    mentees = [Person("amira", occupation="2512", gender="f", same_gender=True)]
+    mentors = [
+        Person("jonas", occupation="2512", gender="m"),  # the same occupation
+        Person("lena", occupation="9112", gender="f"),  # another occupation
+    ]
+    side_a, side_b, vocabulary = encode(mentees, mentors)
+    common = {"match_occupation": {}}
+    with_gender = criteria_for(host, snapshot({**common, "match_gender": {}}))
+    without = criteria_for(host, snapshot(common))
+    assert "match_gender" in {c.id for c in with_gender}
+    assert "match_gender" not in {c.id for c in without}
+
+    def matched(criteria: tuple[Criterion, ...]) -> list[tuple[str, str]]:
+        solution = solve(Problem(side_a, side_b, vocabulary, criteria))
+        return [(side_a.ids[p.mentee], side_b.ids[p.mentor]) for p in solution.proposals]
+
+    # Occupation alone prefers Jonas; the gender wish (where enabled) allows only Lena.
+    assert matched(without) == [("amira", "jonas")]
+    assert matched(with_gender) == [("amira", "lena")]
 
 
 def test_two_criteria_with_one_id_are_refused_naming_it(host: PluginHost) -> None:
