@@ -41,6 +41,7 @@ from tests.test_matching_runs import (
     run_here,
     seed,
 )
+from tests.test_pairings import page
 
 PAGE = f"/admin/cohorts/{COHORT}/matching"
 
@@ -54,11 +55,6 @@ async def web_world(
         web.follow_redirects = False
         w.web = web
         yield w
-
-
-async def page(w: World, path: str, lang: str = "en", host: str = MUENCHEN) -> httpx.Response:
-    assert w.web is not None
-    return await w.web.get(path, headers={"host": host, "accept-language": lang})
 
 
 async def submit(

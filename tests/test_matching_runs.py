@@ -45,6 +45,7 @@ from core.tenancy.snapshot import TenantSnapshot, load_snapshot
 from tests.conftest import make_app
 from tests.test_identity_sessions import login
 from tests.test_jobs_outbox import tenants_without_jobs
+from tests.test_pairings import api
 
 Client = AsyncTestClient[Litestar]
 MUENCHEN = "muenchen.localhost:8000"
@@ -191,23 +192,6 @@ async def as_user(w: World, name: str | None) -> None:
     if name not in w.tokens:
         w.tokens[name] = await start_session(w.db, tenant_id, w.users[name])
     login(w.web, w.tokens[name])
-
-
-async def api(
-    w: World,
-    method: str,
-    path: str,
-    body: Any = None,
-    *,
-    lang: str = "en",
-    host: str = MUENCHEN,
-) -> httpx.Response:
-    assert w.web is not None
-    headers = {"host": host, "accept-language": lang}
-    if "tandem_csrf" not in w.web.cookies:
-        await w.web.get("/api/v1/site", headers={"host": host})
-    headers["x-csrftoken"] = w.web.cookies.get("tandem_csrf", "")
-    return await w.web.request(method, path, headers=headers, json=body)
 
 
 def errors_of(response: httpx.Response) -> dict[str, str]:

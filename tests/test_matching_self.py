@@ -24,7 +24,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import httpx
 import numpy as np
 import pytest
 from litestar import Litestar
@@ -54,8 +53,9 @@ from core.settings import Settings
 from core.tenancy.models import Tenant
 from core.tenancy.snapshot import TenantSnapshot, take_snapshot
 from tests.conftest import make_app
-from tests.test_identity_sessions import csrf_token, login
+from tests.test_identity_sessions import login
 from tests.test_jobs_outbox import tenants_without_jobs
+from tests.test_pairings import api, form, page
 
 Client = AsyncTestClient[Litestar]
 MUENCHEN = "muenchen.localhost:8000"
@@ -283,31 +283,6 @@ async def as_user(w: World, name: str, host: str = MUENCHEN) -> None:
     if key not in w.tokens:
         w.tokens[key] = await start_session(w.db, tenant_id, user)
     login(w.web, w.tokens[key])
-
-
-async def page(w: World, path: str, lang: str = "en", host: str = MUENCHEN) -> httpx.Response:
-    assert w.web is not None
-    return await w.web.get(path, headers={"host": host, "accept-language": lang})
-
-
-async def form(
-    w: World, path: str, data: dict[str, Any], lang: str = "en", host: str = MUENCHEN
-) -> httpx.Response:
-    assert w.web is not None
-    token = csrf_token(await w.web.get("/", headers={"host": host}))
-    headers = {"host": host, "accept-language": lang}
-    return await w.web.post(path, headers=headers, data={"_csrf_token": token, **data})
-
-
-async def api(
-    w: World, method: str, path: str, body: Any = None, lang: str = "en", host: str = MUENCHEN
-) -> httpx.Response:
-    assert w.web is not None
-    headers = {"host": host, "accept-language": lang}
-    if "tandem_csrf" not in w.web.cookies:
-        await w.web.get("/api/v1/site", headers={"host": host})
-    headers["x-csrftoken"] = w.web.cookies["tandem_csrf"]
-    return await w.web.request(method, path, headers=headers, json=body)
 
 
 def ask(w: World, mentor: str) -> dict[str, str]:
