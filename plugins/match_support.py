@@ -21,12 +21,7 @@ from pydantic import Field
 
 from core.i18n.catalogs import gettext
 from core.matching.features import Person
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
-
+from core.web.errors import N_
 
 WEIGHT_TITLE = N_("Weight")
 WEIGHT_HELP = N_(

@@ -124,10 +124,6 @@ class ProgressReporter(services.RunReporter):
             # Progress is a courtesy: the run goes on without it.
             log.exception("could not write the progress of matching run %s", self.run_id)
 
-    def close(self) -> None:
-        """The run has ended: what it reported last stays until its row says so
-        (:func:`~core.matching.services.progress_of` forgets it then)."""
-
 
 async def execute_run(
     session: AsyncSession,
@@ -150,12 +146,11 @@ async def execute_run(
     if cohort is None:
         return False
     reporter = reporter or ProgressReporter(db, tenant.id, run.id)
-    try:
-        await services.compute_run(
-            session, run, cohort, plugins=plugins, tenant=tenant, reporter=reporter
-        )
-    finally:
-        reporter.close()
+    # What the reporter last kept in LIVE_PROGRESS stays until the run's row says it
+    # ended (services.progress_of forgets it then).
+    await services.compute_run(
+        session, run, cohort, plugins=plugins, tenant=tenant, reporter=reporter
+    )
     return True
 
 

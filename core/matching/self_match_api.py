@@ -30,13 +30,8 @@ from core.pairings.controllers import client_ip, signed_in, site_url
 from core.pairings.schemas import PairingOut
 from core.pairings.services import Conflict
 from core.pluginhost.manager import PluginHost
+from core.web.errors import N_
 from core.web.sites import current_tenant, request_context
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
-
 
 NOT_OFFERED = N_(
     "Suggestions are only for mentees of a programme where mentees choose their mentor."

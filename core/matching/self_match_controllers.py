@@ -36,14 +36,9 @@ from core.pairings.messages import STATE_LABELS
 from core.pairings.services import Conflict
 from core.pluginhost.manager import PluginHost
 from core.reference import languages, occupations
+from core.web.errors import N_
 from core.web.forms import form_text
 from core.web.sites import current_tenant, request_context
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
-
 
 # Every refusal of a request: its message and the status both edges answer with.
 REFUSALS: dict[Refusal, tuple[str, int]] = {
