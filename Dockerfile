@@ -33,6 +33,11 @@ ENV PATH=/opt/venv/bin:$PATH \
     TANDEM_ENV=production \
     TANDEM_ROOT=/app \
     TANDEM_PORT=8000
+# WeasyPrint (certificates) renders with Pango; DejaVu is the fallback typeface.
+RUN apt-get update \
+    && apt-get install -y --no-install-recommends libpango-1.0-0 libpangoft2-1.0-0 \
+        libharfbuzz-subset0 fonts-dejavu-core \
+    && rm -rf /var/lib/apt/lists/*
 RUN groupadd --system --gid 10001 tandem \
     && useradd --system --uid 10001 --gid tandem --home-dir /app --no-create-home \
         --shell /usr/sbin/nologin tandem

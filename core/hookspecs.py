@@ -19,6 +19,7 @@ from core.matching.criteria import Criterion
 from core.pluginhost.markers import hookspec
 from core.pluginhost.types import (
     ApplicationField,
+    CertificateTemplate,
     Event,
     HomeSection,
     InvitationOffer,
@@ -109,6 +110,19 @@ def register_matching_criteria(tenant: TenantSnapshot) -> list[Criterion]:
     (filters) or a score matrix in [0, 1] (scores), never looping over pairs in Python;
     ``Criterion.explain`` says in one sentence what it saw in one pair. Criterion ids
     must be unique within the tenant's enabled plugins.
+    """
+
+
+@hookspec
+def register_certificate_templates(tenant: TenantSnapshot) -> list[CertificateTemplate]:
+    """Return the certificate designs this plugin offers to ``tenant``.
+
+    Called when certificates of ``tenant`` are issued, previewed or edited, only for
+    the plugins it has enabled. Each :class:`CertificateTemplate` carries its wording
+    per language as Jinja2 HTML, which a coordinator may replace with their own (kept
+    per tenant, rendered in the sandbox). For each role (mentee, mentor, company) the
+    tenant uses the first template, by plugin order, that is for that role; template
+    ids must be unique within the tenant's enabled plugins.
     """
 
 

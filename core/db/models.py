@@ -15,6 +15,7 @@ from core.pluginhost.markers import ENTRY_POINT_GROUP
 
 def load_all_models() -> type[Base]:
     import core.applications.models
+    import core.certificates.models
     import core.identity.attempts
     import core.identity.invitations
     import core.identity.models

@@ -89,3 +89,43 @@ class Event:
     name: str
     payload: dict[str, Any]
     occurred_at: datetime
+
+
+PAPER_SIZES = ("A4", "A4 landscape", "letter", "letter landscape")
+CERTIFICATE_ROLES = ("mentee", "mentor", "company")
+
+
+@dataclass(frozen=True)
+class CertificateTemplate:
+    """A certificate design a plugin offers (``register_certificate_templates``).
+
+    ``id`` is unique on the platform (``<plugin-id>`` or ``<plugin-id>.<name>``);
+    ``name`` is a msgid (mark it with ``N_``), shown translated to coordinators.
+    ``roles`` says whom it is for: ``"mentee"``, ``"mentor"``, ``"company"`` (the
+    mentor's employer). ``sources`` maps a language (``"de"``, ``"en"``, …) to the
+    Jinja2 HTML of the certificate's body in that language: the wording a tenant may
+    edit, rendered in Jinja2's sandbox with the placeholders of
+    :data:`core.certificates.render.PLACEHOLDERS` and nothing else. ``css`` styles it
+    (WeasyPrint, CSS paged media; the theme's colours are the custom properties
+    ``--primary`` and ``--accent``); ``paper`` is one of :data:`PAPER_SIZES`.
+    """
+
+    id: str
+    name: str
+    roles: tuple[str, ...]
+    sources: dict[str, str]
+    css: str = ""
+    paper: str = "A4"
+
+    def __post_init__(self) -> None:
+        if not re.fullmatch(r"[a-z][a-z0-9_]{0,49}(\.[a-z][a-z0-9_]{0,49})?", self.id):
+            raise ValueError(
+                f"certificate template ids are like 'certificate_muenchen', not {self.id!r}"
+            )
+        unknown = set(self.roles) - set(CERTIFICATE_ROLES)
+        if not self.roles or unknown:
+            raise ValueError(f"roles must be some of {CERTIFICATE_ROLES}, not {self.roles!r}")
+        if not self.sources:
+            raise ValueError(f"the certificate template {self.id!r} has no wording")
+        if self.paper not in PAPER_SIZES:
+            raise ValueError(f"paper must be one of {PAPER_SIZES}, not {self.paper!r}")

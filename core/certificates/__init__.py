@@ -1,0 +1,1 @@
+"""Certificates: templates from plugins, PDFs for completed tandems, public verification."""
