@@ -52,3 +52,9 @@ def theme_colours(theme: str) -> tuple[str, str]:
         primary if _HEX.fullmatch(primary) else FALLBACK_PRIMARY,
         accent if _HEX.fullmatch(accent) else FALLBACK_ACCENT,
     )
+
+
+async def tenant_look(session: object, tenant: TenantSnapshot) -> Look:
+    """The look to render ``tenant``'s certificates with (``session``: a tenant or
+    platform session, for what the tenant's admin uploaded)."""
+    return look_of(tenant)
