@@ -517,6 +517,25 @@ def test_score_cache_bounds_every_score(kind: str) -> None:
     assert ((bound < 0) == (key < 0)).all()
     assert (bound >= key).all()
     assert (bound - key).max() < max(cache.step, 1)
+    if cache.exact:
+        assert (bound == key).all()
+    rows, cols = np.nonzero(key >= 0)
+    assert (cache.values_at(rows, cols) == bound[rows, cols]).all()
+
+
+@pytest.mark.parametrize("kind", ["exact", "packed", "uint8"])
+def test_score_cache_coarse_codes_bound_every_score(kind: str) -> None:
+    # The proof's scan relies on score <= code * step - 1 (code: stored, plus 1 if exact)
+    # and on unusable pairs holding cache.unusable.
+    rng = np.random.default_rng(3)
+    key = rng.integers(-1, SCALE + 1, (40, 37)).astype(np.int32)
+    key[0, :4] = [0, SCALE, -1, 15]
+    cache = ScoreCache.empty(40, 37, kind)
+    cache.store(0, key)
+    codes = cache.coarse(0, 40).astype(np.int64) + (1 if kind == "exact" else 0)
+    usable = key >= 0
+    assert ((cache.coarse(0, 40) <= cache.unusable) == ~usable).all()
+    assert (key[usable] <= codes[usable] * cache.step - 1).all()
 
 
 def test_dense_refuses_what_does_not_fit() -> None:

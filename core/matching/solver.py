@@ -346,40 +346,48 @@ def _scan(
     the next round finds them already there). Returns (mentee, mentor, bound) of the
     pairs to add, and whether any pair violates.
 
-    The test runs in 32 bits on the scores themselves: ``value > u + v - margin``
-    needs ``score - floor(v / scale) > floor((u - margin - bonus) / scale)``, a weaker
-    condition that lets too many pairs through, never too few. The pairs to add are
-    ranked by that estimate; whether one truly violates is decided in 64 bits, on
-    the chosen pairs first and, only if none of them does, on all that got through.
-    Blocks of rows are scanned two at a time, like the scoring pass.
+    The test runs in 32 bits on the cache's coarse codes (:meth:`ScoreCache.coarse`,
+    ``score <= code * step - 1``): ``value > u + v - margin`` needs
+    ``score > floor((u - margin - bonus) / scale) + floor(v / scale)``, so
+    ``code - floor(cf / step) > floor((rf + 1) / step)`` with ``rf`` and ``cf`` those
+    two floors - a weaker condition that lets too many pairs through, never too few.
+    The pairs to add are ranked by that estimate; whether one truly violates is
+    decided in 64 bits on exact values, on the chosen pairs first and, only if none
+    of them does, on all that got through. Blocks of rows are scanned two at a time,
+    like the scoring pass.
     """
     n, m = cache.shape
     order = np.argsort(graph.mentee, kind="stable")
     indptr = np.zeros(n + 1, dtype=np.int64)
     np.cumsum(np.bincount(graph.mentee, minlength=n), out=indptr[1:])
+    step_q = cache.step if cache.kind != "exact" else 1
     row_floor = (flow.gain - margin - market.bonus) // market.scale
     col_floor = flow.price // market.scale
     narrow = max(np.abs(row_floor).max(initial=0), np.abs(col_floor).max(initial=0)) < 1 << 29
-    row_floor32, col_floor32 = row_floor.astype(np.int32), col_floor.astype(np.int32)
+    # code + (1 if exact) is the "code" of the docstring; fold that one into the rows.
+    row_q = ((row_floor + 1) // step_q + cache.unusable).astype(np.int32)
+    col_q = (col_floor // step_q).astype(np.int32)
 
     def block(a: int) -> tuple[tuple[np.ndarray, ...] | None, bool]:
         b = min(a + step, n)
-        bound = cache.bounds(a, b)
         inside = order[indptr[a] : indptr[b]]
-        bound[graph.mentee[inside] - a, graph.mentor[inside]] = -1
-        usable = bound >= 0
         gain = flow.gain[a:b]
         if narrow:
-            key = bound - col_floor32[None, :]
-            through = (key > row_floor32[a:b, None]) & usable
+            codes = cache.coarse(a, b)
+            key = np.subtract(codes, col_q[None, :], dtype=np.int32)
+            key[codes <= cache.unusable] = _LOW
+            key[graph.mentee[inside] - a, graph.mentor[inside]] = _LOW
+            through = key > row_q[a:b, None]
             rows = np.flatnonzero(through.any(axis=1))
             if not rows.size:
                 return None, False
             key, through = key[rows], through[rows]
-            key[~usable[rows]] = _LOW
             local, cols, _, _ = row_top(key, width, _LOW)
         else:
             # Values too wide for 32 bits (the number matched first): all in 64.
+            bound = cache.bounds(a, b)
+            bound[graph.mentee[inside] - a, graph.mentor[inside]] = -1
+            usable = bound >= 0
             net = market.value(bound) - flow.price[None, :]
             net[~usable] = NONE
             rows = np.flatnonzero(net.max(axis=1) > gain - margin)
@@ -387,12 +395,12 @@ def _scan(
                 return None, False
             through = usable[rows]
             local, cols, _, _ = row_top(net[rows], width, NONE)
-        chosen = bound[rows[local], cols].astype(np.int64)
+        chosen = cache.values_at(rows[local] + a, cols).astype(np.int64)
         net = market.value(chosen) - flow.price[cols]
         violating = bool((net > gain[rows[local]]).any())
         if not violating:
             r, c = np.nonzero(through)
-            net = market.value(bound[rows[r], c]) - flow.price[c]
+            net = market.value(cache.values_at(rows[r] + a, c).astype(np.int64)) - flow.price[c]
             violating = bool((net > gain[rows[r]]).any())
         return (rows[local] + a, cols, chosen), violating
 

@@ -36,14 +36,27 @@ class LocationCriterion(Criterion):
         # Where the distances are measured true to scale: the middle of the districts.
         known = [lat for lat, _ in self.centres.values()]
         self.latitude = sum(known) / len(known) if known else None
+        # The mentors' places: every block of a run is scored against the same mentors,
+        # and finding their distinct places costs more than the block's distances.
+        self._mentor_places: tuple[Side, np.ndarray, tuple[np.ndarray, np.ndarray]] | None = None
 
     def evaluate(self, mentees: Side, mentors: Side, vocabulary: Vocabulary) -> np.ndarray:
         # Centres once per call, in the vocabulary's order: the district column indexes it.
         known = [self.centres.get(name, (math.nan, math.nan)) for name in vocabulary.districts]
         centres = np.array(known, dtype=np.float64).reshape(-1, 2)
         places_a, profile_a = _places(mentees, centres)
-        places_b, profile_b = _places(mentors, centres)
+        places_b, profile_b = self._places_of_mentors(mentors, centres)
         return expand(self._table(places_a, places_b), profile_a, profile_b)
+
+    def _places_of_mentors(
+        self, mentors: Side, centres: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
+        memo = self._mentor_places  # one read: another thread may replace it meanwhile
+        if memo is not None and memo[0] is mentors and np.array_equal(memo[1], centres):
+            return memo[2]
+        found = _places(mentors, centres)
+        self._mentor_places = (mentors, centres, found)
+        return found
 
     def _table(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Scores between distinct places, rows (district, latitude, longitude).
