@@ -18,6 +18,8 @@ from litestar.testing import AsyncTestClient
 
 from core.pluginhost.manager import PluginHost
 from core.settings import ROOT
+from core.tenancy.appearance import accent_css
+from core.tenancy.colours import accent_problems
 from core.web.templating import TemplateRenderer
 
 Client = AsyncTestClient[Litestar]
@@ -43,7 +45,7 @@ TEXT_PAIRS = [
     ("accent", "background", "error codes, the hero kicker"),
     ("accent", "surface", "accented text on cards"),
     ("primary-contrast", "primary", "step numbers, buttons in the primary colour"),
-    ("primary-contrast", "accent", "step numbers where a theme uses the accent"),
+    ("accent-contrast", "accent", "step numbers and buttons where a theme uses the accent"),
     ("header-text", "header-background", "navigation and tagline in the header"),
     ("header-brand", "header-background", "the programme's name in the header"),
     ("utility-text", "utility-background", "the language bar"),
@@ -210,6 +212,46 @@ def test_tenant_themes_look_different() -> None:
     assert len(set(looks.values())) == len(TENANT_THEMES), looks
     fonts = {resolve(palette(t), "--font-heading") for t in TENANT_THEMES}
     assert len(fonts) >= 2
+
+
+# --- an accent colour set by a tenant's admin (/admin/appearance) ---------------------
+
+# Dark and mid-tone accents the admin page accepts on some themes and refuses on others.
+ACCENTS = [
+    "#5b2a86", "#8a1538", "#0b5d1e", "#1a1a1a", "#7a4b00", "#c4262e", "#d1343b", "#e0301e",
+    "#0077cc", "#2e8540", "#ff9900", "#ffd700", "#ffffff", "#767676", "#777777",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("theme", THEMES)
+@pytest.mark.parametrize("accent", ACCENTS)
+def test_the_admin_page_accepts_exactly_the_accents_that_keep_every_pair_readable(
+    theme: str, accent: str
+) -> None:
+    """What the page refuses is computed by the app (core.tenancy.colours); here the
+    stylesheet the app serves for an accent is laid over the theme and every text pair
+    checked with this file's own WCAG arithmetic: the app must accept a colour exactly
+    when no pair falls below AA, and then pick readable text for it."""
+    props = {**palette(theme), **custom_properties(accent_css(accent, theme))}
+    assert resolve(props, "--color-accent") == accent
+    failing = [
+        f"{fg} on {bg}: {contrast_ratio(colour(props, fg), colour(props, bg)):.2f}:1"
+        for fg, bg, _ in TEXT_PAIRS
+        if contrast_ratio(colour(props, fg), colour(props, bg)) < AA_TEXT
+    ]
+    refused = accent_problems(accent, theme)
+    if refused:
+        assert failing, f"{theme}: {accent} refused, yet every pair passes"
+        worst = contrast_ratio(parse_colour(accent), colour(props, refused[0].background))
+        assert refused[0].ratio == pytest.approx(worst)
+    else:
+        assert failing == [], f"{theme}: {accent} accepted, yet {failing}"
+        assert contrast_ratio(colour(props, "accent-contrast"), parse_colour(accent)) >= AA_TEXT
+
+
+def test_accents_are_neither_all_accepted_nor_all_refused() -> None:
+    verdicts = {bool(accent_problems(a, t)) for a in ACCENTS for t in TENANT_THEMES}
+    assert verdicts == {True, False}
 
 
 # --- right-to-left: logical properties only -----------------------------------------

@@ -2,59 +2,57 @@
 
 The colours come from the theme's stylesheet (``themes/<name>/static/theme.css``, the
 custom properties ``--color-primary`` and ``--color-accent``), so a certificate looks
-like the tenant's pages.
+like the tenant's pages; the accent colour and logo a tenant's admin set on
+``/admin/appearance`` take the theme's place (:func:`tenant_look`).
 """
 
 from __future__ import annotations
 
-import re
+import base64
 from dataclasses import dataclass
 from functools import cache
 
-from core.settings import ROOT
+from core.tenancy.appearance import logo_row
+from core.tenancy.colours import theme_colour
 from core.tenancy.snapshot import TenantSnapshot
 
-THEMES_DIR = ROOT / "themes"
 FALLBACK_PRIMARY = "#1d4e89"
 FALLBACK_ACCENT = "#b3261e"
-_COMMENT = re.compile(r"/\*.*?\*/", re.S)
-_ROOT_BLOCK = re.compile(r":root\s*\{([^}]*)\}")
-_DECLARATION = re.compile(r"(--[\w-]+)\s*:\s*([^;]+)")
-_HEX = re.compile(r"#[0-9a-fA-F]{6}")
 
 
 @dataclass(frozen=True)
 class Look:
     primary: str  # "#rrggbb"
     accent: str
-    # A data: URI of the tenant's logo (PNG), or None when it has none.
+    # A data: URI of the tenant's logo (PNG or cleaned SVG), or None when it has none.
     logo_data_uri: str | None = None
 
 
 def look_of(tenant: TenantSnapshot) -> Look:
+    """The theme's colours, with the admin's accent where one is set (no logo: that
+    needs the database, see :func:`tenant_look`)."""
     primary, accent = theme_colours(tenant.theme)
-    return Look(primary=primary, accent=accent)
+    return Look(primary=primary, accent=tenant.accent or accent)
 
 
 @cache
 def theme_colours(theme: str) -> tuple[str, str]:
     """The theme's primary and accent colours (solid hex values; else the fallbacks)."""
-    props: dict[str, str] = {}
-    for name in ("default", theme):
-        path = THEMES_DIR / name / "static" / "theme.css"
-        if path.is_file():
-            css = _COMMENT.sub("", path.read_text(encoding="utf-8"))
-            for block in _ROOT_BLOCK.findall(css):
-                props.update((k, v.strip()) for k, v in _DECLARATION.findall(block))
-    primary = props.get("--color-primary", "")
-    accent = props.get("--color-accent", "")
     return (
-        primary if _HEX.fullmatch(primary) else FALLBACK_PRIMARY,
-        accent if _HEX.fullmatch(accent) else FALLBACK_ACCENT,
+        theme_colour(theme, "primary") or FALLBACK_PRIMARY,
+        theme_colour(theme, "accent") or FALLBACK_ACCENT,
     )
 
 
 async def tenant_look(session: object, tenant: TenantSnapshot) -> Look:
     """The look to render ``tenant``'s certificates with (``session``: a tenant or
     platform session, for what the tenant's admin uploaded)."""
-    return look_of(tenant)
+    look = look_of(tenant)
+    if tenant.logo_version is None:
+        return look
+    logo = await logo_row(session, tenant.id)
+    if logo is None:  # removed since the snapshot was taken
+        return look
+    data, content_type, _ = logo
+    uri = f"data:{content_type};base64,{base64.b64encode(data).decode('ascii')}"
+    return Look(primary=look.primary, accent=look.accent, logo_data_uri=uri)

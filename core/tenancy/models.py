@@ -5,8 +5,8 @@ from __future__ import annotations
 import enum
 import uuid
 
-from sqlalchemy import JSON, Enum, ForeignKey, Integer, String, Uuid
-from sqlalchemy.orm import Mapped, mapped_column, relationship
+from sqlalchemy import JSON, Enum, ForeignKey, Integer, LargeBinary, String, Uuid
+from sqlalchemy.orm import Mapped, deferred, mapped_column, relationship
 
 from core.db.base import Base, Timestamps, UUIDPrimaryKey
 
@@ -40,6 +40,16 @@ class Tenant(UUIDPrimaryKey, Timestamps, Base):
     # (core.identity.sessions.SessionPolicy clamps whatever is stored).
     session_idle_minutes: Mapped[int | None] = mapped_column(Integer, default=None)
     session_absolute_hours: Mapped[int | None] = mapped_column(Integer, default=None)
+    # The tenant's admins set these on /admin/appearance (core.tenancy.appearance);
+    # `tandem tenants sync` never touches them. ``chosen_theme`` wins over ``theme``
+    # (the tenant file's) while it is set; NULL everywhere means "as the theme has it".
+    chosen_theme: Mapped[str | None] = mapped_column(String(63), default=None)
+    accent_color: Mapped[str | None] = mapped_column(String(7), default=None)  # "#rrggbb"
+    # Checked and cleaned on upload (core.tenancy.logos); deferred so that the
+    # resolver's lookups never load the image.
+    logo: Mapped[bytes | None] = deferred(mapped_column(LargeBinary, default=None))
+    logo_type: Mapped[str | None] = mapped_column(String(32), default=None)
+    logo_sha256: Mapped[str | None] = mapped_column(String(64), default=None)
 
     domains: Mapped[list[TenantDomain]] = relationship(
         back_populates="tenant", cascade="all, delete-orphan", lazy="selectin"

@@ -16,6 +16,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.db.sessions import Database
 from core.pluginhost.models import TenantPlugin
+from core.tenancy.appearance import effective_theme, logo_version
 from core.tenancy.models import Tenant, TenantStatus
 
 
@@ -36,6 +37,11 @@ class TenantSnapshot:
     # None: the platform default (see core.identity.sessions.SessionPolicy).
     session_idle_minutes: int | None = None
     session_absolute_hours: int | None = None
+    # Set by the tenant's admins on /admin/appearance (``theme`` above is already the
+    # one in effect: theirs, or the tenant file's). ``accent``: "#rrggbb" or None for
+    # the theme's own; ``logo_version``: a prefix of the logo's SHA-256, None without one.
+    accent: str | None = None
+    logo_version: str | None = None
 
     @property
     def is_active(self) -> bool:
@@ -57,12 +63,14 @@ async def take_snapshot(db: Database, tenant: Tenant) -> TenantSnapshot:
         status=tenant.status,
         default_locale=tenant.default_locale,
         locales=tuple(tenant.locales or [tenant.default_locale]),
-        theme=tenant.theme,
+        theme=effective_theme(tenant),
         revision=tenant.revision,
         domains=tuple(sorted(d.domain for d in tenant.domains)),
         plugin_settings=MappingProxyType(plugin_settings),
         session_idle_minutes=tenant.session_idle_minutes,
         session_absolute_hours=tenant.session_absolute_hours,
+        accent=tenant.accent_color,
+        logo_version=logo_version(tenant),
     )
 
 

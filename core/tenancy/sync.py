@@ -2,7 +2,8 @@
 
 All files are validated first (schema, plugin settings, themes, domains); then
 every change is applied in one transaction, so an error leaves nothing half-done.
-Tenants that exist only in the database are reported and left alone.
+Tenants that exist only in the database are reported and left alone, and so is what
+a tenant's admins set on /admin/appearance (theme, accent colour, logo).
 """
 
 from __future__ import annotations
@@ -189,7 +190,11 @@ def _update_fields(tenant: Tenant, wanted: TenantFile) -> list[str]:
             new = TenantStatus(new)
         if old != new:
             setattr(tenant, name, new)
-            changes.append(f"{name}: {_show(old)} → {_show(new)}")
+            change = f"{name}: {_show(old)} → {_show(new)}"
+            if name == "theme" and tenant.chosen_theme:
+                # The admin's choice (/admin/appearance) is theirs, never the file's.
+                change += f" (the admin's choice '{tenant.chosen_theme}' stays in effect)"
+            changes.append(change)
     for name in ("idle_minutes", "absolute_hours"):
         column = f"session_{name}"
         old, new = getattr(tenant, column), getattr(wanted.sessions, name)
