@@ -121,8 +121,8 @@ def register_certificate_templates(tenant: TenantSnapshot) -> list[CertificateTe
     the plugins it has enabled. Each :class:`CertificateTemplate` carries its wording
     per language as Jinja2 HTML, which a coordinator may replace with their own (kept
     per tenant, rendered in the sandbox). For each role (mentee, mentor, company) the
-    tenant uses the first template, by plugin order, that is for that role; template
-    ids must be unique within the tenant's enabled plugins.
+    tenant uses the first template, sorted by id, that is for that role; template ids
+    must be unique within the tenant's enabled plugins.
     """
 
 

@@ -12,6 +12,8 @@ from click.testing import CliRunner
 from sqlalchemy import func, select
 
 from core.applications.models import Application, ApplicationStatus
+from core.certificates.models import Certificate, CertificateStatus
+from core.certificates.services import pdf_of
 from core.db.sessions import Database
 from core.demo.loader import DEMO_TENANTS, DemoError, load_demo
 from core.identity.models import AuditEntry, User
@@ -44,6 +46,7 @@ async def _counts(db: Database, tenant_id: uuid.UUID) -> dict[str, Any]:
             ("agreements", Agreement),
             ("meetings", Meeting),
             ("checkins", CheckIn),
+            ("certificates", Certificate),
             ("audit", AuditEntry),
         ):
             counts[name] = await session.scalar(select(func.count()).select_from(model))
@@ -123,6 +126,28 @@ async def test_demo_load_covers_every_state_once(
         )
         assert all(a.german_level is None for a in mentees)
         assert all(6 <= a.extra["triec_fields"]["clb_level"] <= 12 for a in mentees)
+
+    # One completed tandem per tenant has its certificates, rendered: its mentee's, its
+    # mentor's and, in München (whose design includes partner companies), the company's.
+    for slug, roles in (
+        ("muenchen", ["company", "mentee", "mentor"]),
+        ("augsburg", ["mentee", "mentor"]),
+        ("toronto", ["mentee", "mentor"]),
+    ):
+        assert f", {len(roles)} certificates" in next(x for x in lines if x.startswith(slug))
+        async with db.tenant_session(ids[slug]) as session:
+            certificates = list(await session.scalars(select(Certificate)))
+            assert sorted(c.role for c in certificates) == roles
+            assert {c.status for c in certificates} == {CertificateStatus.ISSUED}
+            [pairing] = {c.pairing_id for c in certificates}
+            tandem = await session.get_one(Pairing, pairing)
+            assert tandem.state == PairingState.COMPLETED
+            assert tandem.ended_at is not None
+            assert {c.issued_on for c in certificates} == {tandem.ended_at.date()}
+            for certificate in certificates:
+                pdf = await pdf_of(session, certificate)
+                assert pdf is not None and pdf.startswith(b"%PDF-")
+                assert certificate.template_id == f"certificate_{slug}"
 
     again = await load_demo(db, plugins)
     assert all("nothing changed" in line for line in again), again

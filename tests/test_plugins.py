@@ -35,7 +35,13 @@ from core.pluginhost.manager import PluginHost, PluginLoadError, TenantHooks
 from core.pluginhost.markers import ENTRY_POINT_GROUP, PROJECT_NAME
 from core.pluginhost.models import TenantPlugin
 from core.pluginhost.service import plugin_rows, set_plugin_state
-from core.pluginhost.types import ApplicationField, Event, HomeSection, LoginMethod
+from core.pluginhost.types import (
+    ApplicationField,
+    CertificateTemplate,
+    Event,
+    HomeSection,
+    LoginMethod,
+)
 from core.settings import Settings
 from core.tenancy.models import Tenant
 from core.tenancy.snapshot import TenantSnapshot, load_snapshot
@@ -178,6 +184,22 @@ class MatchingCriteriaProbe(Probe):
         return [ProbeCriterion(weight=tenant.plugin_settings[self.PLUGIN.id]["limit"])]
 
 
+class CertificateTemplatesProbe(Probe):
+    hook = "register_certificate_templates"
+
+    @hookimpl
+    def register_certificate_templates(self, tenant: TenantSnapshot) -> list[CertificateTemplate]:
+        self.calls.append(tenant.slug)
+        return [
+            CertificateTemplate(
+                id="probe",
+                name="Probe",
+                roles=("mentee",),
+                sources={"en": "<p>{{ holder_name }}</p>"},
+            )
+        ]
+
+
 PROBES: dict[str, type[Probe]] = {
     probe.hook: probe
     for probe in (
@@ -189,6 +211,7 @@ PROBES: dict[str, type[Probe]] = {
         LoginMethodsProbe,
         ApplicationFieldsProbe,
         MatchingCriteriaProbe,
+        CertificateTemplatesProbe,
     )
 }
 # Hooks that are called once for all tenants (they take no tenant).
@@ -216,6 +239,7 @@ def hook_arguments(hook: str, tenant: TenantSnapshot) -> dict[str, Any]:
         },
         "extra_application_fields": {"tenant": tenant, "kind": "mentee", "locale": "de"},
         "register_matching_criteria": {"tenant": tenant},
+        "register_certificate_templates": {"tenant": tenant},
         "handle_event": {"tenant": tenant, "event": event},
         "map_claims": {"tenant": tenant, "provider_id": "sso", "claims": {"sub": "a"}},
     }

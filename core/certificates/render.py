@@ -12,6 +12,7 @@ read local files or reach the network.
 from __future__ import annotations
 
 import operator
+import traceback
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -129,11 +130,13 @@ def render_body(source: str, values: Mapping[str, Any]) -> str:
     try:
         return template.render(values)
     except SecurityError as error:
-        raise TemplateProblem(f"not allowed in a certificate template: {error}") from None
+        raise TemplateProblem(
+            f"not allowed in a certificate template: {error}", _template_line(error)
+        ) from None
     except TemplateError as error:
-        raise TemplateProblem(str(error.message or error)) from None
+        raise TemplateProblem(str(error.message or error), _template_line(error)) from None
     except (ArithmeticError, TypeError, ValueError) as error:
-        raise TemplateProblem(f"{type(error).__name__}: {error}") from None
+        raise TemplateProblem(f"{type(error).__name__}: {error}", _template_line(error)) from None
 
 
 def compile_source(source: str) -> Any:
@@ -197,6 +200,15 @@ _PAGE_SIZES = {
     "letter": "letter portrait",
     "letter landscape": "letter landscape",
 }
+
+
+def _template_line(error: BaseException) -> int | None:
+    """The wording's line an error at render time came from: Jinja rewrites the
+    traceback so that the template's frames carry its own line numbers."""
+    lines = [
+        f.lineno for f in traceback.extract_tb(error.__traceback__) if f.filename == "<template>"
+    ]
+    return lines[-1] if lines else None
 
 
 def _format_hours(hours: float, locale: str) -> str:

@@ -5,7 +5,10 @@ Per tenant (muenchen, augsburg, toronto; see :mod:`core.demo.data`), relative to
 
 * a **previous** cohort, finished: completed tandems with meetings up to the target,
   agreements, check-ins answered, and follow-ups after 3 and 6 months with employment
-  outcomes; one tandem dissolved;
+  outcomes; one tandem dissolved. The first completed tandem has its certificates
+  (mentee, mentor and, where the tenant's design includes one, the mentor's company),
+  issued on the day it ended and rendered at once; the others wait for a coordinator
+  to issue the cohort's certificates in one batch;
 * a **running** cohort: tandems in every open and ended state — the demo mentee and
   mentor of ``tenants/<slug>.toml`` active together (midpoint check-in open), the demo
   mentor with a second proposal to accept, one tandem at risk (no meeting for four
@@ -53,6 +56,8 @@ from core.applications.models import (
     IntakeNote,
 )
 from core.applications.schemas import german_required, validate
+from core.certificates import services as certificates
+from core.certificates.models import Certificate, CertificateBatch
 from core.db.sessions import Database
 from core.demo import data
 from core.identity.accounts import find_or_create_user_for_identity
@@ -174,7 +179,7 @@ async def load_demo(
         lines.append(
             f"{slug}: loaded {counts['applications']} applications, "
             f"{counts['pairings']} tandems, {counts['meetings']} meetings, "
-            f"{counts['checkins']} check-ins"
+            f"{counts['checkins']} check-ins, {counts['certificates']} certificates"
         )
     return lines
 
@@ -189,6 +194,9 @@ async def _reset(db: Database, tenant_id: uuid.UUID, programme_id: uuid.UUID) ->
             Application.cohort_id.in_(cohorts), Application.invitation_id.is_not(None)
         )
         invitation_ids = list(await session.scalars(invitations))
+        await session.execute(delete(Certificate).where(Certificate.pairing_id.in_(pairings)))
+        batches = delete(CertificateBatch).where(CertificateBatch.cohort_id.in_(cohorts))
+        await session.execute(batches)
         for model in (CheckIn, Meeting, Agreement):
             await session.execute(delete(model).where(model.pairing_id.in_(pairings)))
         await session.execute(delete(Pairing).where(Pairing.cohort_id.in_(cohorts)))
@@ -351,9 +359,11 @@ class _Ctx:
     programme: Programme = field(init=False)
     counts: dict[str, int] = field(
         default_factory=lambda: dict.fromkeys(
-            ("applications", "pairings", "meetings", "checkins"), 0
+            ("applications", "pairings", "meetings", "checkins", "certificates"), 0
         )
     )
+    # Completed tandems and the day each ended, in the order they were completed.
+    completed: list[tuple[Pairing, date]] = field(default_factory=list)
 
     def at(self, days_ago: int, hour: int = 10) -> datetime:
         return datetime.combine(self.today - timedelta(days=days_ago), time(hour), tzinfo=UTC)
@@ -390,7 +400,34 @@ async def _load_tenant(
             async with session.begin():
                 ctx = _Ctx(session, snapshot, plugins, city, rng, today, coordinator)
                 await _programme(ctx, cast)
+    await _certificates(db, ctx)
     return ctx.counts
+
+
+async def _certificates(db: Database, ctx: _Ctx) -> None:
+    """The first completed tandem's certificates, issued the day it ended and rendered
+    here, so that they exist without a worker; the other completed tandems are left for
+    the coordinator's batch (``/admin/cohorts/<slug>/certificates``).
+
+    Completing a tandem queued a job to issue them, which the demo dropped with the rest
+    of its history's jobs; the render jobs :func:`~core.certificates.services.issue_for_pairing`
+    queues are dropped too, as each certificate is rendered right away.
+    """
+    if not ctx.completed:
+        return
+    pairing, ended_on = ctx.completed[0]
+    async with db.tenant_session(ctx.snapshot.id) as session:
+        with quiet(session):
+            async with session.begin():
+                pairing = await session.get_one(Pairing, pairing.id)
+                issued = await certificates.issue_for_pairing(
+                    session, ctx.snapshot, ctx.plugins, pairing, by=ctx.coordinator, today=ended_on
+                )
+                for certificate in issued:
+                    await certificates.render_certificate(
+                        session, ctx.snapshot, ctx.plugins, certificate
+                    )
+    ctx.counts["certificates"] += len(issued)
 
 
 async def _accounts(db: Database, people: list[Person]) -> None:
@@ -668,9 +705,9 @@ async def _previous(ctx: _Ctx, cohort: Cohort, cast: _Cast) -> None:
         await _agree(ctx, pairing, mentee, mentor, started - 7, both=True)
         count = max(8, -(-expected * 60 // 120))
         await _meet(ctx, pairing, mentee, [started - 7 - i * every // 2 for i in range(count)], 120)
-        await _act(
-            ctx, pairing, Action.COMPLETE, ctx.coordinator, 370 - ctx.programme.duration_weeks * 7
-        )
+        ended = 370 - ctx.programme.duration_weeks * 7
+        await _act(ctx, pairing, Action.COMPLETE, ctx.coordinator, ended)
+        ctx.completed.append((pairing, ctx.today - timedelta(days=ended)))
     # One tandem ended early: the mentee took a job elsewhere.
     pairing = await _start(ctx, cohort, mentees[4], mentors[0], 360)
     await _meet(ctx, pairing, mentees[4], [350, 330])

@@ -40,6 +40,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm.exc import StaleDataError
 
 from core.applications.models import Application, ApplicationKind, ApplicationStatus
+from core.certificates.jobs import issue_on_completion
 from core.db.base import utcnow
 from core.db.sessions import TenantBoundSession
 from core.events import publish_event
@@ -564,6 +565,8 @@ async def act(
         base_url=base_url,
     )
     publish_event(session, f"pairing.{action}", _event_payload(pairing, decision, source))
+    if decision.changes_state and decision.target is PairingState.COMPLETED:
+        issue_on_completion(session, pairing)  # a job issues and renders the certificates
     await session.flush()
     return decision
 
