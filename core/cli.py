@@ -177,7 +177,7 @@ def tenants_list() -> None:
     for tenant in _run(go):
         click.echo(
             f"{tenant.slug:20} {tenant.status.value:10} {','.join(tenant.locales):8} "
-            f"{tenant.theme:12} {tenant.name}"
+            f"{tenant.chosen_theme or tenant.theme:12} {tenant.name}"
         )
 
 

@@ -104,8 +104,8 @@ def test_tenants_list_shows_locales_and_themes(synced_cli: Invoke):
     rows = {
         line.split()[0]: line.split() for line in synced_cli("tenants", "list").stdout.splitlines()
     }
-    assert rows["muenchen"][1:4] == ["active", "de,en", "muenchen"]
-    assert rows["toronto"][1:4] == ["active", "en", "toronto"]
+    assert rows["muenchen"][1:4] == ["active", "de,en,ar,uk,tr", "muenchen"]
+    assert rows["toronto"][1:4] == ["active", "en,ar,uk", "toronto"]
 
 
 def test_tenants_sync_dry_run_changes_nothing(cli: Invoke):

@@ -420,7 +420,7 @@ async def test_tenant_page_falls_back_to_the_tenant_language(client: Client) -> 
     french = await client.get("/", headers={"host": MUENCHEN, "accept-language": "fr-FR"})
     assert _html_lang(french.text) == "de"
     assert GERMAN[0] in french.text
-    # Toronto offers English only: a German visitor still gets English.
+    # Toronto does not offer German: a German visitor still gets English.
     toronto = await client.get("/", headers={"host": "toronto.localhost", "accept-language": "de"})
     assert _html_lang(toronto.text) == "en"
     assert ENGLISH[0] in toronto.text

@@ -862,7 +862,8 @@ async def test_the_second_of_two_coordinators_gets_409_with_the_current_state(
     second = await api(w, "POST", f"{path}/complete", {"version": 1}, lang="de")
     assert second.status_code == 409
     problem = second.json()
-    assert problem["detail"].startswith(CONFLICT_DE)
+    # Dora's saved language (English) wins over her browser's German.
+    assert problem["detail"].startswith(CONFLICT_EN)
     assert problem["pairing"]["state"] == "paused" and problem["pairing"]["version"] == 2
     assert problem["pairing"]["available_actions"] == ["resume", "dissolve"]
     # Nothing of Dora's was written, nothing of Clara's lost.

@@ -104,7 +104,7 @@ async def test_subdomain_resolves_to_its_tenant_with_plugins(
     assert tenant.slug == "muenchen"
     assert tenant.name == "Landeshauptstadt München \N{EN DASH} Mentoring-Partnerschaft"
     assert tenant.default_locale == "de"
-    assert tenant.locales == ("de", "en")
+    assert tenant.locales == ("de", "en", "ar", "uk", "tr")
     assert tenant.theme == "muenchen"
     assert tenant.is_active
     assert tenant.enabled_plugins == tenant_file_plugins("muenchen")
@@ -134,7 +134,7 @@ async def test_each_tenant_gets_its_own_snapshot_not_another_s(
     assert set(augsburg.tenant.plugin_settings) == tenant_file_plugins("augsburg")
     assert "email_login" in augsburg.tenant.enabled_plugins
     assert "triec_fields" in toronto.tenant.enabled_plugins
-    assert toronto.tenant.locales == ("en",)
+    assert toronto.tenant.locales == ("en", "ar", "uk")
     assert toronto.tenant.default_locale == "en"
 
 

@@ -620,9 +620,9 @@ async def test_the_repository_tenants_sync_into_the_three_demo_tenants(
     state = tenants_in(await db_state(db))
     assert set(state) == {"augsburg", "muenchen", "toronto"}
     expected = {
-        "muenchen": ("de", ["de", "en"], "muenchen", "Landeshauptstadt München"),
-        "augsburg": ("de", ["de", "en"], "augsburg", "Tür an Tür"),
-        "toronto": ("en", ["en"], "toronto", "Toronto Mentoring Partnership"),
+        "muenchen": ("de", ["de", "en", "ar", "uk", "tr"], "muenchen", "Landeshauptstadt München"),
+        "augsburg": ("de", ["de", "en", "ar", "uk", "tr"], "augsburg", "Tür an Tür"),
+        "toronto": ("en", ["en", "ar", "uk"], "toronto", "Toronto Mentoring Partnership"),
     }
     for slug, (default_locale, locales, theme, name) in expected.items():
         tenant = state[slug]

@@ -8,14 +8,10 @@ version is refused and shown again with the current text.
 
 from __future__ import annotations
 
+from core.i18n import N_
 from core.i18n.catalogs import gettext
 
 CONSENT_VERSION = "2026-11-a"
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
 
 
 CONSENT_TITLE = N_("Consent to data processing")

@@ -14,15 +14,10 @@ from dataclasses import dataclass
 
 from core.applications.labels import RECOGNITION
 from core.applications.models import Application, ApplicationKind, RecognitionStatus
+from core.i18n import N_
 from core.i18n.catalogs import gettext
 from core.programmes.models import Programme
 from core.reference import cefr
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
-
 
 # Statuses that mean the recognition procedure has been started (or has ended).
 IN_PROCEDURE = frozenset(

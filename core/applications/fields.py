@@ -13,16 +13,11 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from core.i18n import N_
 from core.i18n.catalogs import gettext
 from core.pluginhost.manager import PluginHost
 from core.pluginhost.types import ApplicationField
 from core.tenancy.snapshot import TenantSnapshot
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
-
 
 REQUIRED = N_("Fill in this field.")
 CONFIRM = N_("Please confirm this.")

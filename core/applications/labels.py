@@ -10,14 +10,9 @@ from core.applications.models import (
     Qualification,
     RecognitionStatus,
 )
+from core.i18n import N_
 from core.i18n.catalogs import gettext
 from core.reference import availability, cefr
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
-
 
 KINDS: dict[str, str] = {
     ApplicationKind.MENTEE: N_("Mentee"),

@@ -30,16 +30,11 @@ from core.applications.models import (
     Qualification,
     RecognitionStatus,
 )
+from core.i18n import N_
 from core.i18n.catalogs import gettext
 from core.mail import MailError
 from core.mail.compose import check_address
 from core.reference import availability, cefr, countries, languages, occupations
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
-
 
 MAX_LANGUAGES = 10
 MAX_SEARCH_LENGTH = 100

@@ -46,6 +46,7 @@ from core.applications.models import (
 from core.applications.schemas import MAX_SEARCH_LENGTH, ApplicationData, Filters
 from core.db.base import utcnow
 from core.events import publish_event
+from core.i18n import N_
 from core.i18n.catalogs import gettext
 from core.identity import audit
 from core.identity.accounts import membership_of, set_roles
@@ -62,12 +63,6 @@ from core.programmes.services import (
     is_admin,
     today,
 )
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
-
 
 # Audit actions.
 APPLICATION_SUBMITTED = "application_submitted"

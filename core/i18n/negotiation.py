@@ -24,6 +24,21 @@ def choose_locale(
     return default if default in offered else offered[0]
 
 
+def saved_choice(offered: tuple[str, ...] | list[str], saved: str | None) -> str | None:
+    """The offered locale that a signed-in user's saved ``User.locale`` names, if any.
+
+    The saved value may come from a sign-in service as a regional tag ("de-DE"); it
+    counts for its language. None when the site does not offer it, so that the
+    request's own negotiation stands.
+    """
+    if not saved:
+        return None
+    if saved in offered:
+        return saved
+    language = saved.replace("_", "-").split("-")[0].lower()
+    return language if language in offered else None
+
+
 def _parse_accept_language(header: str) -> list[str]:
     """Language tags in preference order; malformed parts are ignored, never an error."""
     weighted = []

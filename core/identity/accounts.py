@@ -38,6 +38,10 @@ async def find_or_create_user_for_identity(
     fields = _profile_fields(profile or {})
     user = await _user_for(platform_session, issuer, subject)
     if user is not None:
+        if user.locale:
+            # The language the person chose on this site (the switcher) outlives
+            # their sign-in service's default, which is only a first guess.
+            fields.pop("locale", None)
         for key, value in fields.items():
             setattr(user, key, value)
         await platform_session.flush()

@@ -14,7 +14,7 @@ on the site it was started on (see :mod:`core.identity.sessions`).
 from __future__ import annotations
 
 import uuid
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 from urllib.parse import quote
 
@@ -29,6 +29,7 @@ from litestar.types import Guard
 
 from core.db.sessions import Database
 from core.i18n.catalogs import gettext
+from core.i18n.negotiation import saved_choice
 from core.identity.accounts import roles_of
 from core.identity.models import ROLES, User
 from core.identity.sessions import load_session, session_token
@@ -74,8 +75,24 @@ async def resolve_current_user(
     """The request's user (None when logged out), loaded once and kept in the scope."""
     scope: dict[str, Any] = connection.scope  # type: ignore[assignment]
     if USER_SCOPE_KEY not in scope:
-        scope[USER_SCOPE_KEY] = await _load_current_user(connection)
+        user = scope[USER_SCOPE_KEY] = await _load_current_user(connection)
+        if user is not None:
+            _adopt_saved_locale(scope, user.locale)
     return scope[USER_SCOPE_KEY]
+
+
+def _adopt_saved_locale(scope: dict[str, Any], saved: str | None) -> None:
+    """A signed-in user's saved language wins over the cookie and Accept-Language.
+
+    core.web.sites chooses the request's locale before routing, when nobody knows the
+    user yet; the user is loaded (once) before any handler or page runs, so this is
+    the first moment the choice can be corrected, and everything rendered later reads
+    the corrected context. A language the site does not offer changes nothing.
+    """
+    ctx: RequestContext | None = scope.get(SCOPE_KEY)
+    choice = saved_choice(ctx.offered_locales, saved) if ctx is not None else None
+    if ctx is not None and choice is not None and choice != ctx.locale:
+        scope[SCOPE_KEY] = replace(ctx, locale=choice)
 
 
 def cached_current_user(connection: ASGIConnection[Any, Any, Any, Any]) -> CurrentUser | None:

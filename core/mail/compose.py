@@ -200,7 +200,9 @@ def format_datetime(value: str | datetime, locale: str) -> str:
     moment = _as_datetime(value).astimezone(UTC)
     day = babel_format_date(moment, format="long", locale=locale)
     time = babel_format_time(moment, format="short", tzinfo=UTC, locale=locale)
-    return f"{day}, {time} UTC"
+    # How a language joins a date and a time ("{1}, {0}"; Arabic uses "،", Turkish a space).
+    joined = str(Locale.parse(locale).datetime_formats["medium"]).format(time, day)
+    return f"{joined} UTC"
 
 
 def format_date(value: str | date, locale: str) -> str:

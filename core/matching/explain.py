@@ -17,17 +17,13 @@ import logging
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from core.i18n import N_
 from core.i18n.catalogs import gettext
 from core.matching.criteria import Criterion, CriterionKind
 from core.matching.features import Person
 from core.matching.problem import Problem
 
 log = logging.getLogger(__name__)
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
 
 
 # A criterion plugin whose explain() fails must not take the coordinator's page down.

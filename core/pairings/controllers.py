@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from babel.numbers import format_decimal
+from babel.numbers import format_decimal, format_percent
 from litestar import Controller, Request, get, post
 from litestar.di import NamedDependency
 from litestar.exceptions import NotFoundException
@@ -136,9 +136,11 @@ def hours_view(minutes: int, expected: int | None, locale: str) -> dict[str, Any
     return {
         "logged": format_decimal(round(hours, 1), format="#,##0.#", locale=locale),
         "expected": expected,
+        "expected_text": format_decimal(expected, locale=locale) if expected else "",
         # <progress> wants a plain number, whatever the page's language.
         "value": f"{min(hours, expected):.2f}" if expected else "",
-        "percent": min(100, round(100 * hours / expected)) if expected else None,
+        # "50 %" in German, "%50" in Turkish: the language decides where the sign goes.
+        "percent": format_percent(min(1, hours / expected), locale=locale) if expected else None,
     }
 
 

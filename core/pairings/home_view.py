@@ -7,6 +7,7 @@ from typing import Any
 
 from core.applications import labels as application_labels
 from core.applications.models import ApplicationKind, ApplicationStatus
+from core.i18n import N_
 from core.i18n.catalogs import gettext
 from core.identity.sessions import aware
 from core.mail.compose import format_date
@@ -14,12 +15,6 @@ from core.pairings.checkin_controllers import upcoming_view
 from core.pairings.controllers import hours_view
 from core.pairings.dashboard import HomeTandem, ParticipantHome, Step
 from core.pairings.messages import ROLE_LABELS, STATE_LABELS
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
-
 
 STEP_LABELS = {
     Step.ACCEPT_PROPOSAL: N_("Look at the proposed tandem and accept it (or decline it)."),

@@ -6,15 +6,10 @@ document. Messages are gettext msgids, translated where they are shown.
 
 from __future__ import annotations
 
+from core.i18n import N_
 from core.pairings.lifecycle import Action, PairingState, Refusal
 from core.pairings.models import MeetingFormat
 from core.pairings.services import Denied
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
-
 
 STATE_LABELS = {
     PairingState.PROPOSED: N_("Proposed"),

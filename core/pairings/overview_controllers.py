@@ -24,6 +24,7 @@ from core.applications import labels as application_labels
 from core.applications.models import ApplicationKind, ApplicationStatus
 from core.applications.services import find_cohort
 from core.db.sessions import Database
+from core.i18n import N_
 from core.i18n.catalogs import gettext
 from core.identity.guards import require_role
 from core.mail.compose import format_date
@@ -37,12 +38,6 @@ from core.programmes.services import cohort_status
 from core.reference import occupations
 from core.web.charts import Row, Series, bar_chart
 from core.web.sites import current_tenant, request_context
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
-
 
 # The same wording as the check-in pages (checkins/_labels.html, outcome_name).
 OUTCOME_LABELS = {

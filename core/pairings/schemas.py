@@ -27,6 +27,7 @@ from typing import Annotated, Any
 
 from msgspec import Meta, Struct
 
+from core.i18n import N_
 from core.pairings.lifecycle import Action, Actor, PairingState
 from core.pairings.models import MeetingFormat
 from core.programmes.schemas import (
@@ -40,12 +41,6 @@ from core.programmes.schemas import (
     InvalidInput,
     Problem,
 )
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
-
 
 MIN_MINUTES, MAX_MINUTES = 15, 12 * 60
 MAX_TOPIC_LENGTH = 200  # the column's length

@@ -35,6 +35,7 @@ from typing import Annotated, Any
 
 from msgspec import UNSET, Meta, Struct, UnsetType
 
+from core.i18n import N_
 from core.i18n.catalogs import gettext
 from core.programmes.models import Cadence, Cohort, Programme
 from core.reference import cefr
@@ -76,11 +77,6 @@ PROGRAMME_DEFAULTS: dict[str, Any] = {
     "min_german_level": None,
     "requires_recognition_procedure": False,
 }
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
 
 
 MISSING = N_("Fill in this field.")

@@ -9,13 +9,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
+from core.i18n import N_
 from core.i18n.catalogs import gettext
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
-
 
 SLOTS: dict[str, str] = {
     "weekday_daytime": N_("Weekdays, during the day"),

@@ -1,4 +1,5 @@
-// Moves the progress bar of a matching run that a job computes (matching/run.html).
+// Moves the progress bar of work a job does: a matching run (matching/run.html) or a
+// batch of certificates (certificates/admin_batch.html); both answer the same JSON.
 // Polls the run's JSON (same origin, the session cookie) every second; updates the
 // <progress> value and the stage text, which an aria-live region announces; reloads
 // the page once the run is done or failed, so that the server renders the result.

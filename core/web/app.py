@@ -21,6 +21,9 @@ from litestar.template import TemplateConfig
 import core.events  # noqa: F401 - declares the core actors before the broker is built
 from core.applications.api import ApplicationsApi, MyApplicationsApi
 from core.applications.controllers import ApplicationForms, Intake, MyApplications
+from core.certificates.admin_controllers import CertificateTemplatesAdmin
+from core.certificates.cohort_controllers import CohortCertificatesAdmin
+from core.certificates.controllers import ParticipantCertificates, VerifyPages
 from core.db.sessions import Database
 from core.identity.guards import (
     LoginRequiredError,
@@ -52,6 +55,7 @@ from core.tenancy.resolver import TenantResolver
 from core.web.controllers.account import account_sessions, logout, revoke_own_session
 from core.web.controllers.admin import TenantAdmin
 from core.web.controllers.api import ApiV1
+from core.web.controllers.appearance import AppearanceAdmin, branding, tenant_accent, tenant_logo
 from core.web.controllers.dev_login import DevLogin
 from core.web.controllers.dev_mail import DevMailViewer
 from core.web.controllers.health import healthz, readyz
@@ -88,6 +92,7 @@ def create_app(
     resolver = TenantResolver(db, settings.base_domain, settings.tenant_cache_seconds)
     renderer = TemplateRenderer(settings.themes_dir, plugins)
     renderer.register_callable("current_user", template_current_user)
+    renderer.register_callable("branding", branding)
     configure_mail(settings)
     # One OpenID Connect client per app: it caches providers' discovery documents
     # and keys across requests and tenants.
@@ -131,6 +136,9 @@ def create_app(
             TenantAdmin,
             TenantPeople,
             TenantIdentityProviders,
+            AppearanceAdmin,
+            tenant_logo,
+            tenant_accent,
             ProgrammeAdmin,
             PublicProgrammes,
             ProgrammesApi,
@@ -152,6 +160,10 @@ def create_app(
             MatchingApi,
             SelfMatchPages,
             SelfMatchApi,
+            CertificateTemplatesAdmin,
+            CohortCertificatesAdmin,
+            ParticipantCertificates,
+            VerifyPages,
             *dev_only,
             *plugin_routers(plugins),  # /p/<plugin-id>, only where enabled
             *_static_routers(settings.themes_dir),

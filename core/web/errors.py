@@ -10,16 +10,12 @@ from litestar.exceptions import HTTPException, ValidationException
 from litestar.response import Template
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 
+from core.i18n import N_
 from core.i18n.catalogs import gettext
 from core.tenancy.resolver import TenantSuspendedError, UnknownHostError
 from core.web.sites import SCOPE_KEY
 
 log = logging.getLogger(__name__)
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
 
 
 TITLES = {

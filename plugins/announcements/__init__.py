@@ -14,16 +14,12 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
+from core.i18n import N_
 from core.pluginhost import PluginInfo, hookimpl
 from core.pluginhost.types import HomeSection
 from core.tenancy.snapshot import TenantSnapshot
 
 Translated = dict[str, str]
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
 
 
 EMPTY_TEXT = N_("give a non-empty text for at least one language")

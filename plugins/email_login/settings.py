@@ -6,17 +6,13 @@ from datetime import timedelta
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.i18n import N_
 from core.tenancy.snapshot import TenantSnapshot
 
 PLUGIN_ID = "email_login"
 # The issue fixes a quarter of an hour as the longest a link may live.
 MAX_LINK_MINUTES = 15
 MAX_WINDOW_MINUTES = 24 * 60
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
 
 
 class EmailLoginSettings(BaseModel):

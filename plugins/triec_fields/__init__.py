@@ -15,16 +15,11 @@ from __future__ import annotations
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core.i18n import N_
 from core.i18n.catalogs import gettext
 from core.pluginhost import PluginInfo, hookimpl
 from core.pluginhost.types import ApplicationField
 from core.tenancy.snapshot import TenantSnapshot
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
-
 
 CLB_LABEL = N_("Canadian Language Benchmark level (CLB) in English")
 CLB_HELP = N_(

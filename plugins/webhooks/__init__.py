@@ -32,6 +32,7 @@ from typing import Any
 import httpx
 from pydantic import BaseModel, ConfigDict, Field, HttpUrl, field_validator
 
+from core.i18n import N_
 from core.pluginhost import PluginInfo, hookimpl
 from core.pluginhost.types import Event
 from core.tenancy.snapshot import TenantSnapshot
@@ -39,11 +40,6 @@ from core.tenancy.snapshot import TenantSnapshot
 SIGNATURE_HEADER = "X-Tandem-Signature"
 EVENT_HEADER = "X-Tandem-Event"
 DELIVERY_HEADER = "X-Tandem-Delivery"
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
 
 
 BAD_PATTERN = N_("an event pattern may hold only letters, digits and the characters . _ - * ?")

@@ -34,6 +34,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 
 from core.db.sessions import Database
+from core.i18n import N_
 from core.i18n.catalogs import gettext
 from core.identity import audit
 from core.identity.guards import CurrentUser, require_role
@@ -55,11 +56,6 @@ MAX_VALUE_LENGTH = 10_000  # per form field; an announcement is a few sentences
 
 def _text(form: Any, key: str) -> str:
     return form_text(form, key, MAX_VALUE_LENGTH)
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
 
 
 # Pydantic's error types, as people should read them; the context (ctx) fills placeholders.

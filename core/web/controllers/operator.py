@@ -28,6 +28,7 @@ from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 
 from core.db.sessions import Database
+from core.i18n import N_
 from core.i18n.catalogs import gettext
 from core.identity import audit
 from core.identity.guards import CurrentUser, require_operator
@@ -57,11 +58,6 @@ MAX_LOCALES = 20
 # The confirmations a redirect may ask the page to show (?done=…).
 NOTICES = frozenset({"created", "suspended", "reactivated", "domain_added", "domain_removed"})
 TENANT_CHANGED = "tenant_changed"  # audit action: an operator changed the tenant
-
-
-def N_(message: str) -> str:
-    """Mark a string for extraction; it is translated where it is shown."""
-    return message
 
 
 @dataclass
