@@ -22,6 +22,7 @@ import math
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -418,7 +419,8 @@ def iter_blocks(
     pairs: int = BLOCK_PAIRS,
     rows: np.ndarray | None = None,
     out: np.ndarray | None = None,
-) -> Iterator[Block]:
+    digest: Callable[[Block], Any] | None = None,
+) -> Iterator[Any]:
     """All mentees (or ``rows``) in order, one block at a time (the same blocks every time).
 
     With ``out`` (int32, n x m; only without ``rows``) each block's scores are
@@ -426,6 +428,8 @@ def iter_blocks(
 
     With ``threads`` > 1 the next block is evaluated while the caller works on this
     one; numpy releases the GIL in the heavy operations, so two blocks overlap.
+    ``digest`` (default: the block itself) turns each block into what the caller
+    keeps, on the thread that evaluated it, so that the caller's work is spread too.
     """
     n = len(problem.mentees) if rows is None else len(rows)
     step = block_rows(len(problem.mentors), pairs)
@@ -440,7 +444,8 @@ def iter_blocks(
             picked = np.arange(start, stop, dtype=np.int64)
             mentees = problem.mentees.rows(start, stop)
         target = out[start:stop] if out is not None and rows is None else None
-        return evaluate_block(problem, mentees, picked, forbidden, want_parts, out=target)
+        block = evaluate_block(problem, mentees, picked, forbidden, want_parts, out=target)
+        return block if digest is None else digest(block)
 
     starts = range(0, n, step)
     if threads <= 1:
@@ -593,6 +598,22 @@ def _gather(parts: Sequence[np.ndarray], rows: np.ndarray, cols: np.ndarray) -> 
 NONE = -(1 << 62)  # below any score - price: "no pair left out" in the solver's bounds
 
 
+@dataclass
+class _Digest:
+    """One block's share of :class:`Candidates` (see :func:`candidates`)."""
+
+    rows: np.ndarray
+    rows_allowed: np.ndarray | None  # None: every pair of the block is allowed
+    cols_allowed: np.ndarray | None
+    usable: int  # allowed pairs with places, locked mentees left out
+    locks: np.ndarray  # indices into the LockPlan of the block's locked mentees
+    lock_scores: np.ndarray
+    lock_parts: np.ndarray
+    row_best: np.ndarray
+    pruned_best: np.ndarray
+    top: tuple[np.ndarray, ...]  # (mentee, mentor, score, parts) kept
+
+
 def candidates(
     problem: Problem,
     k: int,
@@ -635,42 +656,69 @@ def candidates(
     done = 0
 
     direct = cache.codes if cache is not None and cache.kind == "exact" else None
-    blocks = iter_blocks(problem, True, threads=threads, pairs=pairs, out=direct)
-    for block in blocks if n and m else ():
+
+    def digest(block: Block) -> _Digest:
+        """What the candidates keep of one block - on the thread that evaluated it."""
         here = block.rows
         b = len(here)
         key = block.score  # scratch from here on: the int32 scores become the sort keys
         locked_here = lock_at[here]
         local_locks = np.flatnonzero(locked_here >= 0)
         if block.allowed is None:
-            mentee_allowed[here] = True
-            mentor_allowed[:] = True
-            allowed_placed += (b - local_locks.size) * placed_count
+            rows_allowed: np.ndarray | None = None
+            cols_allowed: np.ndarray | None = None
+            usable_count = (b - local_locks.size) * placed_count
         else:
-            mentee_allowed[here] = block.allowed.any(axis=1)
-            mentor_allowed |= block.allowed.any(axis=0)
+            rows_allowed = block.allowed.any(axis=1)
+            cols_allowed = block.allowed.any(axis=0)
             usable = block.allowed if no_places.size == 0 else block.allowed[:, placed]
-            allowed_placed += int(np.count_nonzero(usable))
+            usable_count = int(np.count_nonzero(usable))
             if local_locks.size:
                 # A locked mentee's pairs are not pruned: it takes no part in solving.
-                allowed_placed -= int(np.count_nonzero(usable[local_locks]))
-        if local_locks.size:
-            which = locked_here[local_locks]
-            cols = plan.mentors[which]
-            locked_score[which] = key[local_locks, cols]
-            locked_parts[which] = _gather(block.parts, local_locks, cols)
+                usable_count -= int(np.count_nonzero(usable[local_locks]))
+        which = locked_here[local_locks]
+        lock_cols = plan.mentors[which]
+        lock_scores = key[local_locks, lock_cols].astype(np.int64)
+        lock_parts = _gather(block.parts, local_locks, lock_cols)
         if block.allowed is not None:
             np.copyto(key, NO_SCORE, where=~block.allowed)
         if no_places.size:
             key[:, no_places] = NO_SCORE
         if local_locks.size:
             key[local_locks] = NO_SCORE
-        row_best[here] = key.max(axis=1)
+        best = key.max(axis=1)
         if cache is not None and direct is None:
-            cache.store(int(here[0]), key)
-        local, cols, values, pruned_best[here] = row_top(key, k, NO_SCORE)
-        kept.append((here[local], cols, values, _gather(block.parts, local, cols)))
-        done += b
+            cache.store(int(here[0]), key)  # rows of its own: no other thread writes them
+        local, cols, values, pruned = row_top(key, k, NO_SCORE)
+        return _Digest(
+            rows=here,
+            rows_allowed=rows_allowed,
+            cols_allowed=cols_allowed,
+            usable=usable_count,
+            locks=which,
+            lock_scores=lock_scores,
+            lock_parts=lock_parts,
+            row_best=best,
+            pruned_best=pruned,
+            top=(here[local], cols, values, _gather(block.parts, local, cols)),
+        )
+
+    blocks = iter_blocks(problem, True, threads=threads, pairs=pairs, out=direct, digest=digest)
+    for found in blocks if n and m else ():
+        here = found.rows
+        if found.rows_allowed is None:
+            mentee_allowed[here] = True
+            mentor_allowed[:] = True
+        else:
+            mentee_allowed[here] = found.rows_allowed
+            mentor_allowed |= found.cols_allowed
+        allowed_placed += found.usable
+        locked_score[found.locks] = found.lock_scores
+        locked_parts[found.locks] = found.lock_parts
+        row_best[here] = found.row_best
+        pruned_best[here] = found.pruned_best
+        kept.append(found.top)
+        done += len(here)
         if progress is not None:
             progress(done / n, "scoring")
 
