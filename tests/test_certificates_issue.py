@@ -28,11 +28,13 @@ from core.applications.models import Application
 from core.certificates import catalog, codes, services
 from core.certificates.jobs import ISSUE_ACTOR, RENDER_ACTOR
 from core.certificates.models import Certificate, CertificateStatus, CertificateWording
+from core.certificates.services import READY_MAIL
 from core.db.sessions import Database
 from core.i18n.catalogs import gettext
 from core.identity.models import AuditEntry
 from core.jobs.actors import REGISTRY, TenantActor, run_job
 from core.jobs.models import OutboxMessage
+from core.mail.delivery import deliver_mail
 from core.pairings.lifecycle import Action, PairingState
 from core.pairings.models import Meeting, MeetingFormat, Pairing
 from core.pluginhost import hookimpl
@@ -41,8 +43,10 @@ from core.pluginhost.manager import PluginHost
 from core.pluginhost.service import set_plugin_state
 from core.pluginhost.types import CertificateTemplate
 from core.programmes.schemas import InvalidInput
+from core.settings import Settings
 from core.tenancy.snapshot import TenantSnapshot, load_snapshot
-from tests.test_pairings import Who, World, _seed, act, make_pairing
+from tests.test_mail import SmtpServer, mail_settings, smtp_server  # noqa: F401 - fixtures
+from tests.test_pairings import Who, World, _seed, act, make_pairing, outbox
 
 PROBE = "cert_probe"
 EMPLOYER = "Stadtwerke München"
@@ -664,3 +668,44 @@ async def test_certificates_by_pairing_lists_every_certificate_of_each_tandem(
     assert (
         services.download_name(found["mentee"]) == f"certificate-mentee-{found['mentee'].code}.pdf"
     )
+
+
+# --- telling the holders ----------------------------------------------------------------------
+
+
+async def test_mentee_and_mentor_are_mailed_in_their_language_when_theirs_is_ready(
+    cw: CertWorld,
+    mail_settings: Settings,  # noqa: F811
+    smtp_server: SmtpServer,  # noqa: F811
+) -> None:
+    found = await issued(cw)
+    jobs = [j for j in await outbox(cw.w, "core.send_mail") if j.kwargs["template"] == READY_MAIL]
+    # The company's certificate is the mentor's to hand on: no mail of its own.
+    assert sorted((j.kwargs["to"], j.kwargs["locale"]) for j in jobs) == [
+        ("amira@apply.example", "de"),
+        ("jonas@apply.example", "en"),
+    ]
+    for job in jobs:
+        assert await run_job(cw.db, cw.host, deliver_mail, cw.w.tenant_id, job.id, job.kwargs)
+    received = {r.recipients[0]: r.message for r in smtp_server.messages()}
+    amira = received["amira@apply.example"]
+    assert amira["Subject"] == "Ihr Zertifikat von Mentoring"
+    text = amira.get_body(preferencelist=("plain",)).get_content()
+    assert "Ihr Tandem in Mentoring, Frühjahr 2027, ist fertig" in text
+    assert "http://muenchen.localhost:8000/certificates" in text
+    assert codes.display(found["mentee"].code) in text
+    jonas = received["jonas@apply.example"]
+    assert jonas["Subject"] == "Your certificate from Mentoring"
+    assert codes.display(found["mentor"].code) in jonas.get_body(("plain",)).get_content()
+
+
+async def test_a_failed_certificate_mails_nobody(cw: CertWorld) -> None:
+    async with cw.db.tenant_session(cw.w.tenant_id) as session, session.begin():
+        session.add(CertificateWording(template_id=PROBE, locale="de", source="{{ nope }}"))
+    await complete(cw)
+    await run_certificate_jobs(cw)
+    failed = [c for c in await certificates(cw) if c.status == CertificateStatus.FAILED]
+    assert [c.role for c in failed] == ["mentee"]  # Amira's wording is German
+    mailed = [j.kwargs["to"] for j in await outbox(cw.w, "core.send_mail")
+              if j.kwargs["template"] == READY_MAIL]  # fmt: skip
+    assert mailed == ["jonas@apply.example"]

@@ -48,6 +48,7 @@ from core.i18n import N_
 from core.i18n.catalogs import gettext
 from core.identity import audit
 from core.jobs import enqueue
+from core.mail.delivery import send_mail
 from core.pairings.lifecycle import PairingState
 from core.pairings.models import Meeting, Pairing
 from core.pluginhost.manager import PluginHost
@@ -61,6 +62,7 @@ if TYPE_CHECKING:
     from core.pairings.services import Person
 
 COORDINATOR_ROLE = "admin"
+READY_MAIL = "certificate_ready"  # core/templates/mail/certificate_ready.*
 MAX_REASON_LENGTH = 500  # Certificate.revoked_reason
 
 # Audit actions (labels in core/templates/admin/audit.html).
@@ -235,8 +237,40 @@ async def render_certificate(
     certificate.pdf_sha256 = hashlib.sha256(pdf).hexdigest()
     certificate.status = CertificateStatus.ISSUED
     certificate.error = ""
+    await _tell_holder(session, tenant, certificate)
     await session.flush()
     return certificate
+
+
+async def _tell_holder(
+    session: AsyncSession, tenant: TenantSnapshot, certificate: Certificate
+) -> None:
+    """Mail a mentee or mentor that their certificate is ready, in its language.
+
+    A company certificate goes to no one by mail: the mentor downloads it with their
+    own, from the same page.
+    """
+    if certificate.role == CertificateRole.COMPANY:
+        return
+    application = await session.get(Application, certificate.application_id)
+    if application is None or not application.email:
+        return
+    from core.pairings.checkin_tasks import site_url  # see verify_url
+    from core.settings import get_settings
+
+    send_mail(
+        session,
+        to=application.email,
+        template=READY_MAIL,
+        context={
+            "name": certificate.holder_name,
+            "programme": certificate.programme_name,
+            "cohort": certificate.cohort_name,
+            "code": codes.display(certificate.code),
+            "link": f"{site_url(tenant, get_settings())}/certificates",
+        },
+        locale=certificate.locale,
+    )
 
 
 async def _failed(session: AsyncSession, certificate: Certificate, error: str) -> Certificate:

@@ -80,6 +80,7 @@ PARTICIPANT_TEMPLATES: tuple[str, ...] = (
     "core/templates/mail/invitation.*",
     "core/templates/mail/checkin_reminder.*",
     "core/templates/mail/pairing_update.*",
+    "core/templates/mail/certificate_ready.*",
     "plugins/email_login/templates/mail/email_login/*",
 )
 EXCLUDED_TEMPLATES: tuple[str, ...] = ("core/templates/certificates/admin_*",)
