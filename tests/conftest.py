@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from core.db.migrate import upgrade
@@ -36,6 +36,7 @@ class MigratedDatabase:
 
     def __init__(self, backend: str, tmp: Path) -> None:
         self.backend = backend
+        self._engine: Engine | None = None  # for emptying it, made on first use
         if backend == "sqlite":
             path = tmp / "tandem-test.db"
             self.owner_url = self.app_url = f"sqlite+aiosqlite:///{path}"
@@ -76,17 +77,20 @@ class MigratedDatabase:
         return Settings(**values)  # type: ignore[arg-type]
 
     def truncate(self) -> None:
+        """Delete every row. DELETE, not TRUNCATE: on PostgreSQL, TRUNCATE gives each of
+        the tables and indexes a new file (about 0.8 s for this schema, before every
+        test); deleting the few rows a test made takes milliseconds. The owner is a
+        superuser there, so row-level security does not hide any row from it."""
         tables = [t.name for t in reversed(load_all_models().metadata.sorted_tables)]
-        engine = create_engine(self._sync_owner_url)
-        with engine.begin() as conn:
-            if self.backend == "postgresql":
-                conn.execute(text("TRUNCATE " + ", ".join(f'"{t}"' for t in tables) + " CASCADE"))
-            else:
-                for table in tables:
-                    conn.execute(text(f'DELETE FROM "{table}"'))
-        engine.dispose()
+        if self._engine is None:
+            self._engine = create_engine(self._sync_owner_url)
+        with self._engine.begin() as conn:
+            for table in tables:
+                conn.execute(text(f'DELETE FROM "{table}"'))
 
     def drop(self) -> None:
+        if self._engine is not None:
+            self._engine.dispose()
         if self.backend == "postgresql":
             admin = create_engine(POSTGRES_ADMIN_URL, isolation_level="AUTOCOMMIT")
             with admin.connect() as conn:
