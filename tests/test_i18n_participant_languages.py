@@ -228,6 +228,19 @@ def test_arabic_is_written_right_to_left_and_the_others_left_to_right() -> None:
     assert [text_direction(code) for code in ("uk", "tr", "de", "en")] == ["ltr"] * 4
 
 
+# Text the participants write themselves, in whatever script: its direction comes from
+# the text (dir="auto"), not from the page, so that German goals read correctly on an
+# Arabic page and Arabic notes on a German one.
+OWN_TEXT = re.compile(r"<(div|td|textarea)\b[^>]*>\s*\{\{[^\n]*?\b(goals|notes)\b")
+
+
+def test_participants_own_text_takes_its_direction_from_the_text() -> None:
+    source = (ROOT / "core/templates/pairings/_tandem.html").read_text(encoding="utf-8")
+    tags = [m.group(0) for m in OWN_TEXT.finditer(source)]
+    assert len(tags) == 4  # the goals, the goals field, the meeting notes and their field
+    assert all('dir="auto"' in tag for tag in tags), tags
+
+
 def _templates() -> list[Path]:
     patterns = ["core/templates", "themes/*/templates", "plugins/*/templates"]
     return sorted(f for p in patterns for d in ROOT.glob(p) for f in d.rglob("*.html"))
