@@ -12,11 +12,14 @@ with its settings, and nothing from a plugin it switched off.
 from __future__ import annotations
 
 import base64
+import http.server
 import io
 import re
+import threading
 import uuid
 from dataclasses import replace
 from datetime import date
+from pathlib import Path
 from types import MappingProxyType, ModuleType
 
 import pytest
@@ -412,3 +415,53 @@ async def test_a_tenants_settings_reach_its_design(synced: Database, plugins: Pl
     # München's settings did not move.
     other = await tenant_snapshot(synced, "muenchen")
     assert "Vorstand" not in catalog.enabled_templates(other, plugins)[0].sources["de"]
+
+
+# --- nothing from outside -------------------------------------------------------------------
+
+
+class _Counting(http.server.BaseHTTPRequestHandler):
+    png = b""
+    requests: list[str] = []
+
+    def do_GET(self) -> None:  # the name http.server calls
+        _Counting.requests.append(self.path)
+        self.send_response(200)
+        self.send_header("Content-Type", "image/png")
+        self.end_headers()
+        self.wfile.write(self.png)
+
+    def log_message(self, *args: object) -> None:
+        pass
+
+
+def test_a_wording_cannot_load_files_or_addresses_only_data_uris(tmp_path: Path) -> None:
+    logo = png_logo()
+    png = base64.b64decode(logo.split(",", 1)[1])
+    on_disk = tmp_path / "secret.png"
+    on_disk.write_bytes(png)
+    _Counting.png, _Counting.requests = png, []
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Counting)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_port}"
+        outside = (
+            f'<style>@import url("{url}/sheet.css");</style>'
+            f'<p>{{{{ holder_name }}}}</p><img src="{url}/logo.png">'
+            f'<img src="{on_disk.as_uri()}"><img src="file:///etc/hostname">'
+        )
+        template = CertificateTemplate(
+            id="probe", name="Probe", roles=("mentee",), sources={"en": outside}
+        )
+        facts, look = facts_for("mentee", "en"), Look("#005a9f", "#c5003e")
+        reader = PdfReader(io.BytesIO(render_pdf(template, outside, facts, "en", look)))
+        assert images_of(reader) == 0
+        assert _Counting.requests == []
+        # The same image as a data: URI is embedded: the check above can fail.
+        inside = f'<p>{{{{ holder_name }}}}</p><img src="{logo}">'
+        reader = PdfReader(io.BytesIO(render_pdf(template, inside, facts, "en", look)))
+        assert images_of(reader) == 1
+    finally:
+        server.shutdown()
+        server.server_close()
