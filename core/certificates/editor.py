@@ -10,12 +10,10 @@ plugin's updates once more.
 
 from __future__ import annotations
 
-import re
 import uuid
 from dataclasses import replace
 
 from babel.numbers import format_decimal
-from jinja2 import TemplateSyntaxError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from core.certificates.catalog import tenant_wording
@@ -51,8 +49,6 @@ NO_INCLUDES = N_("A certificate template cannot include, import or extend other 
 SYNTAX = N_("The template has a syntax error.")
 CANNOT_RENDER = N_("The template cannot be rendered.")
 AT_LINE = N_("Line %(line)s: %(problem)s")
-
-_UNDEFINED = re.compile(r"^'([^']{1,100})' is undefined$")
 
 
 def normalise_source(raw: str) -> str:
@@ -170,21 +166,18 @@ def explain(problem: TemplateProblem, locale: str) -> str:
     Jinja's own detail (English) follows the translated sentence where it adds
     something, such as the attribute a template tried to reach.
     """
-    message = problem.message
-    undefined = _UNDEFINED.match(message)
-    if message == EMPTY:
+    message, kind = problem.message, problem.kind
+    if kind == "empty":
         text = gettext(locale, EMPTY)
-    elif message.startswith("the template is longer than"):
+    elif kind == "too_long":
         text = gettext(locale, TOO_LONG, max=format_decimal(MAX_SOURCE_LENGTH, locale=locale))
-    elif message.startswith("not allowed in a certificate template"):
-        detail = message.split(":", 1)[1].strip()
-        text = f"{gettext(locale, NOT_ALLOWED)} ({detail})"
-    elif undefined:
-        text = gettext(locale, UNKNOWN_PLACEHOLDER, name=undefined.group(1))
-    elif message == "a certificate template cannot load other templates":
+    elif kind == "not_allowed":
+        text = f"{gettext(locale, NOT_ALLOWED)} ({problem.detail})"
+    elif kind == "undefined":
+        text = gettext(locale, UNKNOWN_PLACEHOLDER, name=problem.detail)
+    elif kind == "includes":
         text = gettext(locale, NO_INCLUDES)
-    elif isinstance(problem.__context__, TemplateSyntaxError):
-        # compile_source re-raises Jinja's syntax error "from None": it is the context.
+    elif kind == "syntax":
         text = f"{gettext(locale, SYNTAX)} ({message})"
     else:
         text = f"{gettext(locale, CANNOT_RENDER)} ({message})"
@@ -195,7 +188,7 @@ def explain(problem: TemplateProblem, locale: str) -> str:
 
 def _check_not_empty(source: str) -> None:
     if not source.strip():
-        raise TemplateProblem(EMPTY)
+        raise TemplateProblem(EMPTY, kind="empty")
 
 
 __all__ = [

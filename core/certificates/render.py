@@ -12,6 +12,7 @@ read local files or reach the network.
 from __future__ import annotations
 
 import operator
+import re
 import traceback
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -21,7 +22,7 @@ from typing import Any
 import segno
 from babel.dates import format_date
 from babel.numbers import format_decimal
-from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, nodes
+from jinja2 import StrictUndefined, TemplateError, TemplateSyntaxError, UndefinedError, nodes
 from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 from markupsafe import escape
 from weasyprint import HTML
@@ -77,12 +78,25 @@ class CertificateFacts:
 
 
 class TemplateProblem(ValueError):
-    """A template that cannot be used; ``message`` says why, for the person who wrote it."""
+    """A template that cannot be used; ``message`` says why, for the person who wrote it.
 
-    def __init__(self, message: str, line: int | None = None) -> None:
+    ``kind`` (one of :data:`PROBLEM_KINDS`) says what went wrong, so that a page can
+    say it in the reader's language; ``detail`` is what the kind refers to: the
+    unknown placeholder's name, or what the sandbox refused.
+    """
+
+    def __init__(
+        self, message: str, line: int | None = None, kind: str = "render", detail: str = ""
+    ) -> None:
         super().__init__(message)
         self.message = message
         self.line = line
+        self.kind = kind
+        self.detail = detail
+
+
+_UNKNOWN_NAME = re.compile(r"'([^']{1,100})' is undefined")
+PROBLEM_KINDS = ("empty", "too_long", "syntax", "includes", "not_allowed", "undefined", "render")
 
 
 ROLE_LABELS = {"mentee": N_("Mentee"), "mentor": N_("Mentor"), "company": N_("Partner company")}
@@ -131,7 +145,20 @@ def render_body(source: str, values: Mapping[str, Any]) -> str:
         return template.render(values)
     except SecurityError as error:
         raise TemplateProblem(
-            f"not allowed in a certificate template: {error}", _template_line(error)
+            f"not allowed in a certificate template: {error}",
+            _template_line(error),
+            kind="not_allowed",
+            detail=str(error),
+        ) from None
+    except UndefinedError as error:
+        # "'name' is undefined" is an unknown placeholder; a missing attribute of a
+        # value ("'str object' has no attribute 'x'") is any other rendering error.
+        unknown = _UNKNOWN_NAME.fullmatch(str(error.message or ""))
+        raise TemplateProblem(
+            str(error.message or error),
+            _template_line(error),
+            kind="undefined" if unknown else "render",
+            detail=unknown.group(1) if unknown else "",
         ) from None
     except TemplateError as error:
         raise TemplateProblem(str(error.message or error), _template_line(error)) from None
@@ -142,13 +169,19 @@ def render_body(source: str, values: Mapping[str, Any]) -> str:
 def compile_source(source: str) -> Any:
     """Parse a wording; raise TemplateProblem for bad syntax or unknown placeholders."""
     if len(source) > MAX_SOURCE_LENGTH:
-        raise TemplateProblem(f"the template is longer than {MAX_SOURCE_LENGTH} characters")
+        raise TemplateProblem(
+            f"the template is longer than {MAX_SOURCE_LENGTH} characters", kind="too_long"
+        )
     try:
         parsed = _SANDBOX.parse(source)
     except TemplateSyntaxError as error:
-        raise TemplateProblem(error.message or "syntax error", error.lineno) from None
+        raise TemplateProblem(
+            error.message or "syntax error", error.lineno, kind="syntax"
+        ) from None
     for node in parsed.find_all((nodes.Extends, nodes.Include, nodes.Import, nodes.FromImport)):
-        raise TemplateProblem("a certificate template cannot load other templates", node.lineno)
+        raise TemplateProblem(
+            "a certificate template cannot load other templates", node.lineno, kind="includes"
+        )
     return _SANDBOX.from_string(source)
 
 
