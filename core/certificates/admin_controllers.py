@@ -58,10 +58,6 @@ NOTICES = {
 }
 
 
-def _locale(request: Request[Any, Any, Any]) -> str:
-    return request_context(request).locale
-
-
 def _template_or_404(
     tenant: TenantSnapshot, plugins: PluginHost, template_id: str, language: str | None = None
 ) -> CertificateTemplate:
@@ -86,7 +82,7 @@ async def _templates_page(
     request: Request[Any, Any, Any], db: Database, plugins: PluginHost
 ) -> Template:
     tenant = current_tenant(request)
-    locale = _locale(request)
+    locale = request_context(request).locale
     templates = enabled_templates(tenant, plugins)
     async with db.tenant_session(tenant.id) as session:
         edited = {
@@ -150,7 +146,7 @@ async def _editor_page(
     status: int = 200,
 ) -> Template:
     tenant = current_tenant(request)
-    locale = _locale(request)
+    locale = request_context(request).locale
     template = _template_or_404(tenant, plugins, template_id, language)
     async with db.tenant_session(tenant.id) as session:
         own = await tenant_wording(session, template.id, language)
@@ -231,7 +227,7 @@ async def _preview(
             site_url(request),
         )
     except TemplateProblem as problem:
-        return _problem_page(editor.explain(problem, _locale(request)))
+        return _problem_page(editor.explain(problem, request_context(request).locale))
     return Response(
         content=pdf,
         media_type="application/pdf",
@@ -312,7 +308,7 @@ class CertificateTemplatesAdmin(Controller):
                 language,
                 source=source,
                 role=role,
-                problem=editor.explain(problem, _locale(request)),
+                problem=editor.explain(problem, request_context(request).locale),
                 status=422,
             )
         return Redirect(
@@ -372,7 +368,7 @@ class CertificateTemplatesAdmin(Controller):
                 {
                     "ok": False,
                     "line": problem.line,
-                    "message": editor.explain(problem, _locale(request)),
+                    "message": editor.explain(problem, request_context(request).locale),
                 },
                 status_code=422,
             )

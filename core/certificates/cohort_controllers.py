@@ -68,10 +68,6 @@ STAGE = N_("Rendering the certificates")
 MAX_REASON_INPUT = services.MAX_REASON_LENGTH + 1  # one more, so that "too long" is reported
 
 
-def _locale(request: Request[Any, Any, Any]) -> str:
-    return request_context(request).locale
-
-
 def _day(value: datetime | None, locale: str) -> str:
     return format_date(aware(value), locale) if value is not None else ""
 
@@ -143,7 +139,7 @@ async def _cohort_page(
     status: int = 200,
 ) -> Template:
     tenant = current_tenant(request)
-    locale = _locale(request)
+    locale = request_context(request).locale
     errors = errors or {}
     async with db.tenant_session(tenant.id) as session:
         cohort = await cohort_of(session, cohort_slug)
@@ -272,7 +268,7 @@ class CohortCertificatesAdmin(Controller):
         batch_id: FromPath[uuid.UUID],
     ) -> Template:
         tenant = current_tenant(request)
-        locale = _locale(request)
+        locale = request_context(request).locale
         async with db.tenant_session(tenant.id) as session:
             cohort, batch = await _batch(session, cohort_slug, batch_id)
             progress = await batches.progress_of(session, batch)
@@ -333,7 +329,8 @@ class CohortCertificatesAdmin(Controller):
             _cohort, batch = await _batch(session, cohort_slug, batch_id)
             progress = await batches.progress_of(session, batch)
         return Response(
-            _progress_json(progress, _locale(request)), headers={"Cache-Control": "no-store"}
+            _progress_json(progress, request_context(request).locale),
+            headers={"Cache-Control": "no-store"},
         )
 
     @post("/{certificate_id:uuid}/revoke", name="admin.certificates.revoke")
@@ -348,7 +345,7 @@ class CohortCertificatesAdmin(Controller):
     ) -> Response[Any]:
         user = signed_in(current_user)
         tenant = current_tenant(request)
-        locale = _locale(request)
+        locale = request_context(request).locale
         reason = form_text(await request.form(), "reason", MAX_REASON_INPUT)
         try:
             async with db.tenant_session(tenant.id) as session, session.begin():
@@ -390,7 +387,7 @@ class CohortCertificatesAdmin(Controller):
     ) -> Response[Any]:
         user = signed_in(current_user)
         tenant = current_tenant(request)
-        locale = _locale(request)
+        locale = request_context(request).locale
         # Optional: an issued certificate is revoked by re-issuing, and this says why.
         reason = form_text(await request.form(), "reason", services.MAX_REASON_LENGTH)
         try:

@@ -46,10 +46,6 @@ CODE_REQUIRED = N_("Enter the code printed on the certificate.")
 MAX_CODE_INPUT = 48
 
 
-def _locale(request: Request[Any, Any, Any]) -> str:
-    return request_context(request).locale
-
-
 def _row(certificate: Certificate, locale: str) -> dict[str, Any]:
     status = CertificateStatus(certificate.status)
     return {
@@ -138,7 +134,7 @@ async def _mine_page(
     status_code: int = 200,
 ) -> Template:
     tenant = current_tenant(request)
-    locale = _locale(request)
+    locale = request_context(request).locale
     async with db.tenant_session(tenant.id) as session:
         rows = [_row(c, locale) for c in await services.certificates_of(session, user)]
     return Template(
@@ -160,7 +156,7 @@ class VerifyPages(Controller):
     @get("", name="certificates.verify_form")
     async def form(self, request: Request[Any, Any, Any]) -> Response[Any]:
         current_tenant(request)  # only on a tenant's host
-        locale = _locale(request)
+        locale = request_context(request).locale
         typed = request.query_params.get("code")
         if typed is None:
             return _verify_form(locale, "", None)
@@ -180,7 +176,7 @@ class VerifyPages(Controller):
         code: FromPath[str],
     ) -> Template:
         tenant = current_tenant(request)
-        locale = _locale(request)
+        locale = request_context(request).locale
         async with db.tenant_session(tenant.id) as session:
             certificate = await services.find_by_code(session, code)
         # A pending or failed certificate has never been handed out: its code is on no
