@@ -399,6 +399,15 @@ class NotANumber(BadShape):
         return np.full((len(mentees), len(mentors)), np.nan, dtype=np.float32)
 
 
+class OneNotANumber(BadShape):
+    id = "one_nan"  # among valid scores: the check must not skip it
+
+    def evaluate(self, mentees: Side, mentors: Side, vocabulary: Vocabulary) -> np.ndarray:
+        scores = np.full((len(mentees), len(mentors)), 0.5, dtype=np.float32)
+        scores[-1, -1] = np.nan
+        return scores
+
+
 class ZeroWeight(BadShape):
     id, weight = "zero_weight", 0.0
 
@@ -406,8 +415,9 @@ class ZeroWeight(BadShape):
         return np.zeros((len(mentees), len(mentors)), dtype=np.float32)
 
 
-@pytest.mark.filterwarnings("ignore:All-NaN slice encountered")
-@pytest.mark.parametrize("criterion", [BadShape(), OutOfRange(), NotANumber(), ZeroWeight()])
+@pytest.mark.parametrize(
+    "criterion", [BadShape(), OutOfRange(), NotANumber(), OneNotANumber(), ZeroWeight()]
+)
 def test_a_broken_criterion_is_named(criterion: Criterion) -> None:
     problem = make(np.full((3, 2), 2)).problem
     broken = Problem(

@@ -88,16 +88,17 @@ def as_matrix(result: np.ndarray | AllowedPairs, criterion: Criterion, shape: tu
             raise CriterionError(criterion.id, "only filters may return AllowedPairs")
         return result.to_mask(shape)
     matrix = np.asarray(result)
-    if matrix.shape != shape:
-        matrix = np.broadcast_to(matrix, shape) if _broadcasts(matrix.shape, shape) else None
-        if matrix is None:
-            raise CriterionError(criterion.id, f"returned shape {np.shape(result)}, not {shape}")
+    if matrix.shape != shape and not _broadcasts(matrix.shape, shape):
+        raise CriterionError(criterion.id, f"returned shape {np.shape(result)}, not {shape}")
     if criterion.kind is CriterionKind.FILTER:
-        return matrix.astype(bool, copy=False)
+        return np.broadcast_to(matrix.astype(bool, copy=False), shape)
     matrix = matrix.astype(np.float32, copy=False)
-    if matrix.size and (np.nanmin(matrix) < 0 or np.nanmax(matrix) > 1 or np.isnan(matrix).any()):
+    # Checked before broadcasting: a row of one side's values is checked once.
+    # min and max carry a NaN through, and a NaN fails both comparisons.
+    if np.prod(shape) and matrix.size and not (matrix.min() >= 0 and matrix.max() <= 1):
         raise CriterionError(criterion.id, "returned scores outside [0, 1]")
-    return matrix
+    # A side's values stay a read-only view (a row or column repeated), never copied out.
+    return np.broadcast_to(matrix, shape)
 
 
 def _broadcasts(got: tuple[int, ...], want: tuple[int, int]) -> bool:

