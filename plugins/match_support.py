@@ -13,6 +13,7 @@ every pair would run several passes over the whole block.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -63,15 +64,56 @@ def number(value: float, locale: str) -> str:
     return format_decimal(round(float(value), 1), format="#,##0.#", locale=locale)
 
 
-def expand(table: np.ndarray, mentee_profile: np.ndarray, mentor_profile: np.ndarray) -> np.ndarray:
-    """``out[i, j] = table[mentee_profile[i], mentor_profile[j]]`` as float32, fast.
+def expand(
+    table: np.ndarray,
+    mentee_profile: np.ndarray,
+    mentor_profile: np.ndarray,
+    dtype: type[np.generic] = np.float32,
+) -> np.ndarray:
+    """``out[i, j] = table[mentee_profile[i], mentor_profile[j]]`` as ``dtype``, fast.
 
     ``table`` is small (distinct mentee values by distinct mentor values); the profiles
-    are indices into it, one per person (``np.unique(..., return_inverse=True)``).
+    are indices into it, one per person (see :func:`profiles`).
     """
-    rows = np.ascontiguousarray(table[mentee_profile], dtype=np.float32)
-    out = np.empty((len(mentee_profile), len(mentor_profile)), dtype=np.float32)
+    rows = np.ascontiguousarray(table[mentee_profile], dtype=dtype)
+    out = np.empty((len(mentee_profile), len(mentor_profile)), dtype=dtype)
     if out.size:
         # The indices come from np.unique, so they are in range: "clip" skips the checks.
         np.take(rows, mentor_profile.astype(np.intp, copy=False), axis=1, out=out, mode="clip")
     return out
+
+
+def profiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct values (rows, for a 2-D array) of a column, and each person's index."""
+    if values.ndim == 1:
+        distinct, inverse = np.unique(values, return_inverse=True)
+    else:
+        distinct, inverse = np.unique(values, axis=0, return_inverse=True)
+    return distinct, inverse.reshape(-1)
+
+
+class MentorMemo:
+    """Work a criterion does on the mentors, kept from one block of a run to the next.
+
+    Every block of a run is scored against the same mentors (the same ``Side``), so
+    their distinct values need finding once, not per block. One entry: a new run, or
+    another ``key`` (say, other columns), replaces it. Blocks are scored on two
+    threads: an entry is read once and replaced whole, never changed in place.
+    """
+
+    def __init__(self) -> None:
+        self._entry: tuple[object, object, Any] | None = None
+
+    def get(self, mentors: object, key: object, compute: Callable[[], Any]) -> Any:
+        entry = self._entry
+        if entry is not None and entry[0] is mentors and _same(entry[1], key):
+            return entry[2]
+        value = compute()
+        self._entry = (mentors, key, value)
+        return value
+
+
+def _same(a: object, b: object) -> bool:
+    if isinstance(a, np.ndarray) or isinstance(b, np.ndarray):
+        return np.array_equal(a, b)  # type: ignore[arg-type]
+    return a == b

@@ -1,10 +1,11 @@
 """Shared meeting language: a filter (someone to talk to) and a score (how well).
 
-Both work on per-person bit masks, one per CEFR threshold: bit ``k`` of a person's mask
-for level ``t`` is set if they speak the ``k``-th meeting language at ``t`` or above.
-Two people share a language at ``t`` exactly when their masks for ``t`` have a bit in
-common, so every threshold costs one ``&`` over the pairs, whatever the number of
-languages — no matrix product, no pairs-by-languages tensor.
+Both work on bit masks, one per CEFR threshold: bit ``k`` of a mask for level ``t`` is
+set if someone speaks the ``k``-th meeting language at ``t`` or above. Two people share
+a language at ``t`` exactly when their masks for ``t`` have a bit in common, so every
+threshold costs one ``&``, whatever the number of languages — no matrix product, no
+pairs-by-languages tensor. The masks are those of distinct language profiles (a cohort
+has far fewer than people), and the table over them is expanded to the pairs.
 """
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from core.matching.criteria import Criterion, CriterionKind
 from core.matching.features import Person, Side, Vocabulary, level_number
 from core.reference import cefr, languages
 from plugins.match_language.settings import PLUGIN_ID, LanguageSettings
-from plugins.match_support import N_, sentence, who
+from plugins.match_support import N_, MentorMemo, expand, profiles, sentence, who
 
 FILTER_LABEL = N_("Shared language")
 SCORE_LABEL = N_("Language level")
@@ -39,6 +40,7 @@ class _Levels:
     def __init__(self, settings: LanguageSettings) -> None:
         self.minimum = level_number(settings.min_level)
         self.meeting = tuple(settings.languages)
+        self._mentors = MentorMemo()
 
     @property
     def thresholds(self) -> range:
@@ -54,20 +56,35 @@ class _Levels:
             wanted &= (side["languages"] >= self.minimum).any(axis=0)
         return np.flatnonzero(wanted)
 
-    def shared(self, mentees: Side, mentors: Side, vocabulary: Vocabulary) -> np.ndarray:
-        """Per pair, how many thresholds (from the minimum up) they share a language at."""
-        count = np.zeros((len(mentees), len(mentors)), dtype=np.uint8)
+    def shared(
+        self, mentees: Side, mentors: Side, vocabulary: Vocabulary
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """How many thresholds (from the minimum up) two people share a language at.
+
+        Per pair of distinct language profiles, as a table with each side's profile
+        numbers (for :func:`~plugins.match_support.expand`): a cohort has far fewer
+        distinct profiles than people, and the mentors' stay the same all run long.
+        """
         columns = self.columns(mentees, mentors, vocabulary)
-        if not len(columns) or not count.size:
+        distinct_a, profile_a = profiles(mentees["languages"][:, columns])
+        distinct_b, profile_b = self._mentors.get(
+            mentors, columns, lambda: profiles(mentors["languages"][:, columns])
+        )
+        return self._count(distinct_a, distinct_b), profile_a, profile_b
+
+    def _count(self, a_levels: np.ndarray, b_levels: np.ndarray) -> np.ndarray:
+        count = np.zeros((len(a_levels), len(b_levels)), dtype=np.uint8)
+        width = a_levels.shape[1]
+        if not width or not count.size:
             return count
         common = np.empty(count.shape, dtype=bool)
-        for start in range(0, len(columns), WORD):
-            words = columns[start : start + WORD]
+        for start in range(0, width, WORD):
+            words = np.arange(start, min(start + WORD, width))
             dtype = _mask_dtype(len(words))
             both = np.empty(count.shape, dtype=dtype)
             for threshold in self.thresholds:
-                a = _masks(mentees["languages"], words, threshold, dtype)
-                b = _masks(mentors["languages"], words, threshold, dtype)
+                a = _masks(a_levels, words, threshold, dtype)
+                b = _masks(b_levels, words, threshold, dtype)
                 if not a.any() or not b.any():
                     break  # nobody on one side reaches this level, nor any higher one
                 np.bitwise_and(a[:, None], b[None, :], out=both)
@@ -130,6 +147,7 @@ class SharedLanguage(Criterion):
         self.levels = _Levels(settings)
 
     def evaluate(self, mentees: Side, mentors: Side, vocabulary: Vocabulary) -> np.ndarray:
+        # One threshold only: an & over the pairs is cheaper than expanding a table.
         shape = (len(mentees), len(mentors))
         columns = self.levels.columns(mentees, mentors, vocabulary)
         allowed = np.zeros(shape, dtype=bool)
@@ -161,9 +179,9 @@ class LanguageLevel(Criterion):
         self.levels = _Levels(settings)
 
     def evaluate(self, mentees: Side, mentors: Side, vocabulary: Vocabulary) -> np.ndarray:
-        count = self.levels.shared(mentees, mentors, vocabulary)
-        out = np.empty(count.shape, dtype=np.float32)
-        return np.divide(count, np.float32(len(self.levels.thresholds)), out=out)
+        count, profile_a, profile_b = self.levels.shared(mentees, mentors, vocabulary)
+        table = np.divide(count, np.float32(len(self.levels.thresholds)), dtype=np.float32)
+        return expand(table, profile_a, profile_b)
 
     def explain(self, mentee: Person, mentor: Person, locale: str) -> str:
         return self.levels.explain(mentee, mentor, locale)
