@@ -1,14 +1,14 @@
 """What the built-in matching criteria plugins (``plugins/match_*``) share.
 
 Not a plugin itself (it has no ``PLUGIN`` and no entry point): the weight setting every
-score criterion has, the sentences' common parts, and :func:`expand`, which turns a
-small table over the distinct values of each side into the full pair matrix.
+score criterion has, the sentences' common parts, and :func:`profiles` with
+:class:`MentorMemo` for the criteria that answer with a
+:class:`~core.matching.criteria.Factored` table.
 
-Why :func:`expand`: a criterion whose value depends on a few distinct values per side
-(occupation codes, places) is cheapest computed once per pair of *distinct* values and
-then copied out to every pair. ``np.take(..., mode="clip")`` along the mentors' axis
-copies about a billion values a second here, where broadcasting the arithmetic over
-every pair would run several passes over the whole block.
+Why a table: a criterion whose value depends on a few distinct values per side
+(occupation codes, language profiles, years, availability slots) is cheapest computed
+once per pair of *distinct* values; the scorer then adds the table to each pair's
+score tile by tile, without writing out a matrix of the block.
 """
 
 from __future__ import annotations
@@ -62,25 +62,6 @@ def _capitalised(text: str) -> str:
 def number(value: float, locale: str) -> str:
     """``2.5`` as the reader writes it (``2,5`` in German), at most one decimal."""
     return format_decimal(round(float(value), 1), format="#,##0.#", locale=locale)
-
-
-def expand(
-    table: np.ndarray,
-    mentee_profile: np.ndarray,
-    mentor_profile: np.ndarray,
-    dtype: type[np.generic] = np.float32,
-) -> np.ndarray:
-    """``out[i, j] = table[mentee_profile[i], mentor_profile[j]]`` as ``dtype``, fast.
-
-    ``table`` is small (distinct mentee values by distinct mentor values); the profiles
-    are indices into it, one per person (see :func:`profiles`).
-    """
-    rows = np.ascontiguousarray(table[mentee_profile], dtype=dtype)
-    out = np.empty((len(mentee_profile), len(mentor_profile)), dtype=dtype)
-    if out.size:
-        # The indices come from np.unique, so they are in range: "clip" skips the checks.
-        np.take(rows, mentor_profile.astype(np.intp, copy=False), axis=1, out=out, mode="clip")
-    return out
 
 
 def profiles(values: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

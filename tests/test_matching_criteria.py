@@ -20,7 +20,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from core.matching.criteria import Criterion, CriterionKind, as_matrix
+from core.matching.criteria import Criterion, CriterionKind, Factored, as_matrix
 from core.matching.features import Person, Side, encode, fold, level_number
 from core.pluginhost import PluginSettingsError
 from core.pluginhost.manager import PluginHost
@@ -73,8 +73,12 @@ def evaluate(
     """The criterion's answer for every pair, checked as the scorer checks it."""
     a, b, vocabulary = encode(mentees, mentors)
     result = criterion.evaluate(a, b, vocabulary)
-    assert isinstance(result, np.ndarray)
     shape = (len(mentees), len(mentors))
+    if isinstance(result, Factored):  # a score as a table over distinct values
+        assert criterion.kind is CriterionKind.SCORE and result.shape == shape
+        assert result.table.dtype == np.float32
+        return np.asarray(as_matrix(result, criterion, shape))
+    assert isinstance(result, np.ndarray)
     # A value of one side alone may come as one row or column: the scorer broadcasts it.
     assert result.shape in (shape, (1, shape[1]), (shape[0], 1))
     expected = bool if criterion.kind is CriterionKind.FILTER else np.float32
@@ -638,7 +642,8 @@ def test_blocks_of_mentees_give_the_same_values_as_the_whole(
     a, b, vocabulary = encode(*cohort)
 
     def pairs(mentees: Side) -> np.ndarray:  # a value per pair, as the scorer sees it
-        return as_matrix(criterion.evaluate(mentees, b, vocabulary), criterion, (len(mentees), 37))
+        answer = criterion.evaluate(mentees, b, vocabulary)
+        return np.asarray(as_matrix(answer, criterion, (len(mentees), 37)))
 
     whole = pairs(a)
     for size in (1, 7, 30):
@@ -657,6 +662,11 @@ def test_shapes_and_dtypes_including_empty_sides(
     for n, m in ((61, 37), (0, 37), (61, 0), (0, 0), (1, 1)):
         a, b, vocabulary = encode(mentees[:n], mentors[:m])
         result = criterion.evaluate(a, b, vocabulary)
+        checked = np.asarray(as_matrix(result, criterion, (n, m)))
+        assert checked.shape == (n, m)
+        if isinstance(result, Factored):
+            assert criterion.kind is CriterionKind.SCORE and result.shape == (n, m)
+            result = checked
         # A value of the mentor alone may come as one row, broadcast by the scorer.
         rows = 1 if isinstance(criterion, CapacityCriterion) else n
         assert isinstance(result, np.ndarray) and result.shape == (rows, m)
@@ -665,7 +675,6 @@ def test_shapes_and_dtypes_including_empty_sides(
         else:
             assert result.dtype == np.float32
             assert result.size == 0 or (result.min() >= 0 and result.max() <= 1)
-        as_matrix(result, criterion, (n, m))
         assert criterion.label and criterion.id.startswith("match_")
 
 

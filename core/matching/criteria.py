@@ -5,7 +5,8 @@ with a weight. Both are evaluated over whole arrays: :meth:`Criterion.evaluate` 
 a block of mentees and all mentors as :class:`~core.matching.features.Side` columns
 and returns one value per pair of the block — a boolean matrix for a filter, a
 float matrix for a score, both of shape ``(len(mentees), len(mentors))``. A filter
-that knows its few allowed pairs may return :class:`AllowedPairs` instead. The
+that knows its few allowed pairs may return :class:`AllowedPairs` instead, and a score
+over a few distinct values per side a :class:`Factored` table. The
 scorer calls ``evaluate`` once per block of a few thousand mentees, so the cost of
 one call is numpy's, never Python's per pair. Blocks are scored in two threads at
 once, and a pair may be scored again later in another block: ``evaluate`` must keep
@@ -53,6 +54,47 @@ class AllowedPairs:
         return mask
 
 
+@dataclass(frozen=True)
+class Factored:
+    """A score's answer as a table over distinct values: ``table[rows[i], cols[j]]``.
+
+    For a criterion whose value depends on a few distinct values per side (occupation
+    codes, language profiles, years): ``table`` holds the score per pair of distinct
+    values, ``rows`` each mentee's row of it and ``cols`` each mentor's column (as
+    ``np.unique(..., return_inverse=True)`` gives them). The scorer adds it to a
+    pair's score tile by tile without ever writing out the whole block, which saves
+    a full pass over memory per criterion. Indexing with integers or index arrays
+    works as on the matrix; ``np.asarray`` writes the matrix out.
+    """
+
+    table: np.ndarray  # float32 (distinct mentee values, distinct mentor values)
+    rows: np.ndarray  # intp (mentees,)
+    cols: np.ndarray  # intp (mentors,)
+
+    @property
+    def shape(self) -> tuple[int, int]:
+        return (len(self.rows), len(self.cols))
+
+    def tile(self, start: int, stop: int, out: np.ndarray) -> np.ndarray:
+        """Rows ``start:stop`` of the matrix, written into ``out`` (float32)."""
+        picked = np.ascontiguousarray(self.table[self.rows[start:stop]], dtype=np.float32)
+        # The indices come from np.unique and are checked in as_matrix: "clip" skips
+        # the bounds checks.
+        return np.take(picked, self.cols, axis=1, out=out, mode="clip")
+
+    def __getitem__(self, key: tuple[object, object]) -> np.ndarray:
+        rows, cols = key
+        if isinstance(rows, slice) or isinstance(cols, slice):
+            return np.asarray(self)[rows, cols]
+        return self.table[self.rows[rows], self.cols[cols]]
+
+    def __array__(self, dtype: object = None, copy: object = None) -> np.ndarray:
+        out = np.empty(self.shape, dtype=np.float32)
+        if out.size:
+            self.tile(0, len(self.rows), out)
+        return out if dtype is None else out.astype(dtype)
+
+
 class Criterion(ABC):
     """One rule of a tenant's matching, built by a plugin with that tenant's settings.
 
@@ -69,7 +111,7 @@ class Criterion(ABC):
     @abstractmethod
     def evaluate(
         self, mentees: Side, mentors: Side, vocabulary: Vocabulary
-    ) -> np.ndarray | AllowedPairs:
+    ) -> np.ndarray | AllowedPairs | Factored:
         """Bool (filter) or float in [0, 1] (score), shape ``(len(mentees), len(mentors))``."""
 
     @abstractmethod
@@ -77,9 +119,13 @@ class Criterion(ABC):
         """One sentence, in ``locale``, on what this criterion saw in this pair."""
 
 
-def as_matrix(result: np.ndarray | AllowedPairs, criterion: Criterion, shape: tuple[int, int]):
-    """A criterion's answer as a checked matrix: bool for filters, float32 in [0, 1] for scores.
+def as_matrix(
+    result: np.ndarray | AllowedPairs | Factored, criterion: Criterion, shape: tuple[int, int]
+):
+    """A criterion's answer, checked: bool for filters, float32 in [0, 1] for scores.
 
+    A score's :class:`Factored` answer stays factored (the scorer adds it tile by
+    tile); everything else becomes a matrix, or a read-only broadcast view of one.
     A plugin that returns the wrong shape or values out of range is a bug in that
     plugin; saying which one saves its author a search.
     """
@@ -87,6 +133,8 @@ def as_matrix(result: np.ndarray | AllowedPairs, criterion: Criterion, shape: tu
         if criterion.kind is not CriterionKind.FILTER:
             raise CriterionError(criterion.id, "only filters may return AllowedPairs")
         return result.to_mask(shape)
+    if isinstance(result, Factored):
+        return _checked_factored(result, criterion, shape)
     matrix = np.asarray(result)
     if matrix.shape != shape and not _broadcasts(matrix.shape, shape):
         raise CriterionError(criterion.id, f"returned shape {np.shape(result)}, not {shape}")
@@ -99,6 +147,24 @@ def as_matrix(result: np.ndarray | AllowedPairs, criterion: Criterion, shape: tu
         raise CriterionError(criterion.id, "returned scores outside [0, 1]")
     # A side's values stay a read-only view (a row or column repeated), never copied out.
     return np.broadcast_to(matrix, shape)
+
+
+def _checked_factored(result: Factored, criterion: Criterion, shape: tuple[int, int]) -> Factored:
+    if criterion.kind is not CriterionKind.SCORE:
+        raise CriterionError(criterion.id, "only scores may return a Factored answer")
+    if result.shape != shape:
+        raise CriterionError(criterion.id, f"returned shape {result.shape}, not {shape}")
+    table = np.asarray(result.table, dtype=np.float32)
+    rows = np.asarray(result.rows, dtype=np.intp)
+    cols = np.asarray(result.cols, dtype=np.intp)
+    if table.ndim != 2 or any(
+        len(index) and (index.min() < 0 or index.max() >= size)
+        for index, size in ((rows, table.shape[0]), (cols, table.shape[1]))
+    ):
+        raise CriterionError(criterion.id, "returned a Factored answer that indexes past its table")
+    if rows.size and cols.size and not (table.min() >= 0 and table.max() <= 1):
+        raise CriterionError(criterion.id, "returned scores outside [0, 1]")
+    return Factored(table, rows, cols)
 
 
 def _broadcasts(got: tuple[int, ...], want: tuple[int, int]) -> bool:

@@ -26,7 +26,14 @@ from typing import Any
 
 import numpy as np
 
-from core.matching.criteria import SCALE, Criterion, CriterionError, CriterionKind, as_matrix
+from core.matching.criteria import (
+    SCALE,
+    Criterion,
+    CriterionError,
+    CriterionKind,
+    Factored,
+    as_matrix,
+)
 from core.matching.features import Side
 from core.matching.problem import Problem
 
@@ -235,13 +242,24 @@ def _combine(
     rows = max(1, COMBINE_TILE // max(shape[1], 1))
     acc = np.empty((min(rows, shape[0]), shape[1]), dtype=np.float32)
     term = np.empty_like(acc)
+    # A factored answer's table is weighted once: the same float32 products, so the
+    # same sum, as weighting each pair.
+    terms = [
+        Factored(m.table * f, m.rows, m.cols) if isinstance(m, Factored) else (m, f)
+        for m, f in zip(matrices, factors, strict=True)
+    ]
     for a in range(0, shape[0], rows):
         b = min(a + rows, shape[0])
         total, extra = acc[: b - a], term[: b - a]
-        np.multiply(matrices[0][a:b], factors[0], out=total)
-        for matrix, factor in zip(matrices[1:], factors[1:], strict=True):
-            np.multiply(matrix[a:b], factor, out=extra)
-            total += extra
+        for at, weighted in enumerate(terms):
+            into = extra if at else total
+            if isinstance(weighted, Factored):
+                weighted.tile(a, b, out=into)
+            else:
+                matrix, factor = weighted
+                np.multiply(matrix[a:b], factor, out=into)
+            if at:
+                total += extra
         np.rint(total, out=total)
         np.copyto(out[a:b], total, casting="unsafe")
     return out

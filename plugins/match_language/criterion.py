@@ -4,8 +4,8 @@ Both work on bit masks, one per CEFR threshold: bit ``k`` of a mask for level ``
 set if someone speaks the ``k``-th meeting language at ``t`` or above. Two people share
 a language at ``t`` exactly when their masks for ``t`` have a bit in common, so every
 threshold costs one ``&``, whatever the number of languages — no matrix product, no
-pairs-by-languages tensor. The masks are those of distinct language profiles (a cohort
-has far fewer than people), and the table over them is expanded to the pairs.
+pairs-by-languages tensor. The score works on the masks of distinct language profiles
+(a cohort has far fewer than people) and answers with the table over them.
 """
 
 from __future__ import annotations
@@ -15,11 +15,11 @@ from collections.abc import Sequence
 import numpy as np
 from babel.lists import format_list
 
-from core.matching.criteria import Criterion, CriterionKind
+from core.matching.criteria import Criterion, CriterionKind, Factored
 from core.matching.features import Person, Side, Vocabulary, level_number
 from core.reference import cefr, languages
 from plugins.match_language.settings import PLUGIN_ID, LanguageSettings
-from plugins.match_support import N_, MentorMemo, expand, profiles, sentence, who
+from plugins.match_support import N_, MentorMemo, profiles, sentence, who
 
 FILTER_LABEL = N_("Shared language")
 SCORE_LABEL = N_("Language level")
@@ -62,7 +62,7 @@ class _Levels:
         """How many thresholds (from the minimum up) two people share a language at.
 
         Per pair of distinct language profiles, as a table with each side's profile
-        numbers (for :func:`~plugins.match_support.expand`): a cohort has far fewer
+        numbers (see :class:`~core.matching.criteria.Factored`): a cohort has far fewer
         distinct profiles than people, and the mentors' stay the same all run long.
         """
         columns = self.columns(mentees, mentors, vocabulary)
@@ -147,7 +147,7 @@ class SharedLanguage(Criterion):
         self.levels = _Levels(settings)
 
     def evaluate(self, mentees: Side, mentors: Side, vocabulary: Vocabulary) -> np.ndarray:
-        # One threshold only: an & over the pairs is cheaper than expanding a table.
+        # One threshold only: an & over the pairs is cheaper than going through a table.
         shape = (len(mentees), len(mentors))
         columns = self.levels.columns(mentees, mentors, vocabulary)
         allowed = np.zeros(shape, dtype=bool)
@@ -178,10 +178,10 @@ class LanguageLevel(Criterion):
         self.weight = settings.weight
         self.levels = _Levels(settings)
 
-    def evaluate(self, mentees: Side, mentors: Side, vocabulary: Vocabulary) -> np.ndarray:
+    def evaluate(self, mentees: Side, mentors: Side, vocabulary: Vocabulary) -> Factored:
         count, profile_a, profile_b = self.levels.shared(mentees, mentors, vocabulary)
         table = np.divide(count, np.float32(len(self.levels.thresholds)), dtype=np.float32)
-        return expand(table, profile_a, profile_b)
+        return Factored(table, profile_a, profile_b)
 
     def explain(self, mentee: Person, mentor: Person, locale: str) -> str:
         return self.levels.explain(mentee, mentor, locale)

@@ -7,10 +7,10 @@ import math
 import numpy as np
 from babel.numbers import format_decimal
 
-from core.matching.criteria import Criterion, CriterionKind
+from core.matching.criteria import Criterion, CriterionKind, Factored
 from core.matching.features import Person, Side, Vocabulary, fold
 from plugins.match_location.settings import PLUGIN_ID, LocationSettings
-from plugins.match_support import N_, expand, number, sentence, who
+from plugins.match_support import N_, number, sentence, who
 
 LABEL = N_("Distance")
 SAME = N_("%(mentee)s and %(mentor)s live in the same district: %(district)s.")
@@ -41,15 +41,17 @@ class LocationCriterion(Criterion):
         # and finding their distinct places costs more than the block's distances.
         self._mentor_places: tuple[Side, np.ndarray, tuple[np.ndarray, np.ndarray]] | None = None
 
-    def evaluate(self, mentees: Side, mentors: Side, vocabulary: Vocabulary) -> np.ndarray:
+    def evaluate(
+        self, mentees: Side, mentors: Side, vocabulary: Vocabulary
+    ) -> np.ndarray | Factored:
         # Centres once per call, in the vocabulary's order: the district column indexes it.
         known = [self.centres.get(name, (math.nan, math.nan)) for name in vocabulary.districts]
         centres = np.array(known, dtype=np.float64).reshape(-1, 2)
         places_a, profile_a = _places(mentees, centres)
         places_b, profile_b = self._places_of_mentors(mentors, centres)
         # Where most people have a place of their own (their own coordinates), the
-        # table of distinct places is nearly as large as the block, and expanding it
-        # would copy it twice over: such a side is scored person by person instead.
+        # table of distinct places is nearly as large as the block: such a side is
+        # scored person by person, and with both sides so, the table is the answer.
         rows = None if _mostly_distinct(places_a, profile_a) else profile_a
         cols = None if _mostly_distinct(places_b, profile_b) else profile_b
         table = self._table(
@@ -59,7 +61,7 @@ class LocationCriterion(Criterion):
         if rows is None and cols is None:
             return table
         every = np.arange
-        return expand(
+        return Factored(
             table,
             rows if rows is not None else every(len(profile_a)),
             cols if cols is not None else every(len(profile_b)),

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from core.matching.criteria import Criterion, CriterionKind
+from core.matching.criteria import Criterion, CriterionKind, Factored
 from core.matching.features import Person, Side, Vocabulary, occupation_number
 from core.reference import occupations
 from plugins.match_occupation.settings import PLUGIN_ID, OccupationSettings
-from plugins.match_support import N_, expand, sentence, who
+from plugins.match_support import N_, MentorMemo, profiles, sentence, who
 
 LABEL = N_("Occupation")
 SAME = N_("%(mentee)s and %(mentor)s work in the same occupation: %(occupation)s.")
@@ -54,11 +54,14 @@ class OccupationCriterion(Criterion):
             ],
             dtype=np.float32,
         )
+        self._mentors = MentorMemo()
 
-    def evaluate(self, mentees: Side, mentors: Side, vocabulary: Vocabulary) -> np.ndarray:
-        codes_a, profile_a = np.unique(mentees["occupation"], return_inverse=True)
-        codes_b, profile_b = np.unique(mentors["occupation"], return_inverse=True)
-        return expand(self._table(codes_a, codes_b), profile_a, profile_b)
+    def evaluate(self, mentees: Side, mentors: Side, vocabulary: Vocabulary) -> Factored:
+        codes_a, profile_a = profiles(mentees["occupation"])
+        codes_b, profile_b = self._mentors.get(
+            mentors, None, lambda: profiles(mentors["occupation"])
+        )
+        return Factored(self._table(codes_a, codes_b), profile_a, profile_b)
 
     def _table(self, codes_a: np.ndarray, codes_b: np.ndarray) -> np.ndarray:
         a, b = codes_a.astype(np.int64)[:, None], codes_b.astype(np.int64)[None, :]

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from core.i18n.catalogs import translations
-from core.matching.criteria import Criterion, CriterionKind
+from core.matching.criteria import Criterion, CriterionKind, Factored
 from core.matching.features import Person, Side, Vocabulary
 from plugins.match_seniority.settings import PLUGIN_ID, SenioritySettings
-from plugins.match_support import N_, number, plural_sentence, who
+from plugins.match_support import N_, MentorMemo, number, plural_sentence, profiles, who
 
 LABEL = N_("Experience")
 
@@ -24,15 +24,21 @@ class SeniorityCriterion(Criterion):
         self.kind = CriterionKind.FILTER if settings.hard else CriterionKind.SCORE
         self.weight = settings.weight
         self.margin = settings.margin
+        self._mentors = MentorMemo()
 
-    def evaluate(self, mentees: Side, mentors: Side, vocabulary: Vocabulary) -> np.ndarray:
+    def evaluate(
+        self, mentees: Side, mentors: Side, vocabulary: Vocabulary
+    ) -> np.ndarray | Factored:
         years_a, years_b = mentees["years"], mentors["years"]
         if self.kind is CriterionKind.FILTER:
             return np.greater_equal(years_b[None, :], years_a[:, None])
-        out = np.subtract(years_b[None, :], years_a[:, None], dtype=np.float32)
+        # Per pair of distinct years (a few hundred a side), as a table.
+        distinct_a, profile_a = profiles(years_a)
+        distinct_b, profile_b = self._mentors.get(mentors, None, lambda: profiles(years_b))
+        table = np.subtract(distinct_b[None, :], distinct_a[:, None], dtype=np.float32)
         # Divided, not multiplied by 1/margin: exactly `margin` years ahead is exactly 1.
-        np.divide(out, np.float32(self.margin), out=out)
-        return np.clip(out, 0, 1, out=out)
+        np.divide(table, np.float32(self.margin), out=table)
+        return Factored(np.clip(table, 0, 1, out=table), profile_a, profile_b)
 
     def explain(self, mentee: Person, mentor: Person, locale: str) -> str:
         # Plural forms take whole numbers: 1.5 years is plural, as 2 is.
