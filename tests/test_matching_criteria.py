@@ -21,7 +21,9 @@ import numpy as np
 import pytest
 
 from core.matching.criteria import Criterion, CriterionKind, Factored, as_matrix
-from core.matching.features import Person, Side, encode, fold, level_number
+from core.matching.features import Person, Side, Vocabulary, encode, fold, level_number
+from core.matching.problem import Problem
+from core.matching.scoring import score_pairs, score_rows
 from core.pluginhost import PluginSettingsError
 from core.pluginhost.manager import PluginHost
 from core.reference import availability, languages
@@ -892,3 +894,41 @@ def test_the_programmes_tenant_files_enable_valid_matching(plugins: PluginHost, 
 def test_language_levels_match_the_column_encoding():
     # The criteria read CEFR levels as the features module numbers them.
     assert [level_number(level) for level in LEVELS] == [1, 2, 3, 4, 5, 6]
+
+
+class Written(Criterion):
+    """A criterion's answer written out as a plain matrix: what Factored must equal."""
+
+    def __init__(self, inner: Criterion) -> None:
+        self.inner, self.id, self.kind = inner, inner.id, inner.kind
+        self.label, self.weight = inner.label, inner.weight
+
+    def evaluate(self, mentees: Side, mentors: Side, vocabulary: Vocabulary) -> np.ndarray:
+        shape = (len(mentees), len(mentors))
+        answer = as_matrix(self.inner.evaluate(mentees, mentors, vocabulary), self, shape)
+        return np.array(answer)
+
+    def explain(self, mentee: Person, mentor: Person, locale: str) -> str:
+        return self.inner.explain(mentee, mentor, locale)
+
+
+def test_factored_answers_score_pairs_exactly_as_written_out_matrices(
+    cohort: tuple[list[Person], list[Person]],
+):
+    a, b, vocabulary = encode(*cohort)
+    factored = [c for c in CRITERIA if c.kind is CriterionKind.SCORE]
+    answers = [c.evaluate(a, b, vocabulary) for c in factored]
+    assert any(isinstance(x, Factored) for x in answers)  # else this proves nothing
+    plain = Problem(a, b, vocabulary, tuple(factored))
+    written = Problem(a, b, vocabulary, tuple(Written(c) for c in factored))
+    rows = np.arange(len(a))
+    got, want = score_rows(plain, rows), score_rows(written, rows)
+    np.testing.assert_array_equal(got.score, want.score)
+    for cid in want.parts:
+        np.testing.assert_array_equal(np.asarray(got.parts[cid]), want.parts[cid])
+    # Pairs picked one by one (the proof's and the candidates' path) agree too.
+    pick = np.random.default_rng(2)
+    mentee, mentor = pick.integers(0, len(a), 50), pick.integers(0, len(b), 50)
+    np.testing.assert_array_equal(
+        score_pairs(plain, mentee, mentor).parts, score_pairs(written, mentee, mentor).parts
+    )

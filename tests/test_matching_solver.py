@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from core.matching import duals, scoring, solver
-from core.matching.criteria import SCALE, Criterion, CriterionError, CriterionKind
+from core.matching.criteria import SCALE, Criterion, CriterionError, CriterionKind, Factored
 from core.matching.dense import DenseTooLarge, solve_dense
 from core.matching.features import Person, Side, Vocabulary, encode
 from core.matching.problem import Mode, Options, Pair, Problem, Solution, UnmatchedReason
@@ -408,6 +408,31 @@ class OneNotANumber(BadShape):
         return scores
 
 
+class FactoredPastItsTable(BadShape):
+    id = "factored_past_table"
+
+    def evaluate(self, mentees: Side, mentors: Side, vocabulary: Vocabulary) -> Factored:
+        rows = np.zeros(len(mentees), dtype=np.intp)
+        cols = np.arange(len(mentors), dtype=np.intp)  # the table has one column only
+        return Factored(np.full((1, 1), 0.5, dtype=np.float32), rows, cols)
+
+
+class FactoredOutOfRange(BadShape):
+    id = "factored_out_of_range"
+
+    def evaluate(self, mentees: Side, mentors: Side, vocabulary: Vocabulary) -> Factored:
+        zeros = np.zeros(len(mentees), dtype=np.intp), np.zeros(len(mentors), dtype=np.intp)
+        return Factored(np.full((1, 1), np.nan, dtype=np.float32), *zeros)
+
+
+class FactoredFilter(BadShape):
+    id, kind = "factored_filter", CriterionKind.FILTER
+
+    def evaluate(self, mentees: Side, mentors: Side, vocabulary: Vocabulary) -> Factored:
+        zeros = np.zeros(len(mentees), dtype=np.intp), np.zeros(len(mentors), dtype=np.intp)
+        return Factored(np.ones((1, 1), dtype=np.float32), *zeros)
+
+
 class ZeroWeight(BadShape):
     id, weight = "zero_weight", 0.0
 
@@ -416,7 +441,17 @@ class ZeroWeight(BadShape):
 
 
 @pytest.mark.parametrize(
-    "criterion", [BadShape(), OutOfRange(), NotANumber(), OneNotANumber(), ZeroWeight()]
+    "criterion",
+    [
+        BadShape(),
+        OutOfRange(),
+        NotANumber(),
+        OneNotANumber(),
+        FactoredPastItsTable(),
+        FactoredOutOfRange(),
+        FactoredFilter(),
+        ZeroWeight(),
+    ],
 )
 def test_a_broken_criterion_is_named(criterion: Criterion) -> None:
     problem = make(np.full((3, 2), 2)).problem
