@@ -10,12 +10,14 @@ from __future__ import annotations
 import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from functools import cache
 from pathlib import Path
 
 import pytest
 from litestar import Litestar
 from litestar.testing import AsyncTestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, text
 from sqlalchemy.exc import DBAPIError
 
 from core.db.migrate import upgrade
@@ -25,8 +27,10 @@ from core.db.sessions import Database
 from core.pluginhost.manager import PluginHost
 from core.settings import ROOT, Settings
 from tests.services import POSTGRES_ADMIN_URL, need_postgres
+from tests.speedups import memoize_handler_signatures
 
 os.environ.setdefault("TANDEM_ENV", "test")
+memoize_handler_signatures()
 APP_ROLE = "tandem_app_test"
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -81,12 +85,59 @@ class MigratedDatabase:
         the tables and indexes a new file (about 0.8 s for this schema, before every
         test); deleting the few rows a test made takes milliseconds. The owner is a
         superuser there, so row-level security does not hide any row from it."""
-        tables = [t.name for t in reversed(load_all_models().metadata.sorted_tables)]
+        with self._owner().begin() as conn:
+            for table in reversed(self._tables()):
+                conn.execute(text(f'DELETE FROM "{table}"'))
+
+    def is_empty(self) -> bool:
+        """No row in any table (one query)."""
+        probe = " UNION ALL ".join(f'SELECT 1 FROM "{t}"' for t in self._tables())
+        with self._owner().connect() as conn:
+            return conn.execute(text(f"SELECT 1 FROM ({probe}) AS probe LIMIT 1")).first() is None
+
+    def _tables(self) -> list[str]:
+        """Every table, parents before children."""
+        return _table_names()
+
+    def _owner(self) -> Engine:
         if self._engine is None:
             self._engine = create_engine(self._sync_owner_url)
-        with self._engine.begin() as conn:
-            for table in tables:
-                conn.execute(text(f'DELETE FROM "{table}"'))
+        return self._engine
+
+    def save_rows(self, name: str) -> None:
+        """Copy every row into a snapshot called ``name``, inside the database server (a
+        schema on PostgreSQL, an attached file on SQLite): rows go back exactly as they
+        were, with no round trip through Python types."""
+        with self._snapshot(name) as (conn, schema):
+            if self.backend == "postgresql":
+                conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+            for table in self._tables():
+                conn.execute(text(f'CREATE TABLE "{schema}"."{table}" AS SELECT * FROM "{table}"'))
+
+    def restore_rows(self, name: str, *, empty_first: bool = True) -> None:
+        """Put back the rows :meth:`save_rows` copied, emptying the database first unless
+        the caller knows it is empty."""
+        if empty_first:
+            self.truncate()
+        with self._snapshot(name) as (conn, schema):
+            for table in self._tables():
+                conn.execute(text(f'INSERT INTO "{table}" SELECT * FROM "{schema}"."{table}"'))
+
+    @contextmanager
+    def _snapshot(self, name: str) -> Iterator[tuple[Connection, str]]:
+        """A transaction that sees the snapshot ``name`` as the schema it yields."""
+        schema = f"snapshot_{name}"
+        with self._owner().connect() as conn:
+            if self.backend == "sqlite":  # attached per connection, outside a transaction
+                path = self._sync_owner_url.removeprefix("sqlite:///") + f".{name}"
+                conn.exec_driver_sql(f"ATTACH DATABASE '{path}' AS \"{schema}\"")
+                conn.commit()
+            try:
+                with conn.begin():
+                    yield conn, schema
+            finally:
+                if self.backend == "sqlite":
+                    conn.exec_driver_sql(f'DETACH DATABASE "{schema}"')
 
     def drop(self) -> None:
         if self._engine is not None:
@@ -96,6 +147,11 @@ class MigratedDatabase:
             with admin.connect() as conn:
                 conn.execute(text(f'DROP DATABASE IF EXISTS "{self.name}" WITH (FORCE)'))
             admin.dispose()
+
+
+@cache
+def _table_names() -> list[str]:
+    return [t.name for t in load_all_models().metadata.sorted_tables]
 
 
 _databases: dict[str, MigratedDatabase] = {}
@@ -133,20 +189,66 @@ async def db(settings: Settings) -> AsyncIterator[Database]:
     await database.dispose()
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Make ``--dist loadgroup`` send each ``xdist_group`` to one test worker again.
+
+    pytest-xdist marks a test's group by appending ``@group`` to its node id, which it
+    sets through ``item._nodeid``; pytest 9 reads the id from ``item._id`` instead, so
+    no test got a group (the broker tests, which share Redis database 15, ran on several
+    workers at once). Where xdist's suffix did not take, this sets it.
+    """
+    if not getattr(config.option, "loadgroup", False):  # only in xdist's test workers
+        return
+    from _pytest.nodeid import NodeId
+
+    for item in items:
+        groups = {
+            str(mark.args[0] if mark.args else mark.kwargs.get("name", "default"))
+            for mark in item.iter_markers("xdist_group")
+        }
+        suffix = "@" + "_".join(sorted(groups))
+        if groups and not item.nodeid.endswith(suffix):
+            item._id = NodeId.parse(item.nodeid + suffix)  # type: ignore[attr-defined]
+
+
 @pytest.fixture(scope="session")
 def plugins() -> PluginHost:
     """The installed plugins (entry points), as production loads them."""
     return PluginHost.load()
 
 
+# Snapshots of a freshly synced database, by (backend, tenants/, themes/, plugins).
+_synced_snapshots: dict[tuple[str, str, str, int], str] = {}
+
+
 @pytest.fixture
-async def synced(db: Database, plugins: PluginHost, settings: Settings) -> Database:
-    """The database with the repository's tenants/ files applied."""
+async def synced(
+    db: Database, plugins: PluginHost, settings: Settings, migrated: MigratedDatabase
+) -> Database:
+    """The database with the repository's tenants/ files applied.
+
+    Applying them into an empty database always gives the same rows, so each test worker
+    syncs once per backend and later tests get a copy of those rows (tests/test_tenant_sync.py
+    and tests/test_cli.py run the sync itself). A database that is not empty any more
+    (another fixture wrote first) is synced for real.
+    """
     from core.tenancy.sync import sync_tenants
 
+    key = (migrated.backend, str(settings.tenants_dir), str(settings.themes_dir), id(plugins))
+    snapshot = _synced_snapshots.get(key)
+    if migrated.is_empty():
+        if snapshot is not None:
+            migrated.restore_rows(snapshot, empty_first=False)
+            return db
+    else:
+        snapshot = ""  # not a fresh sync: nothing to keep
     # Without the files' demo [[members]]: tests make the people they need
     # (tests/test_login_flow.py covers members).
     await sync_tenants(db, plugins, settings.tenants_dir, settings.themes_dir, members=False)
+    if snapshot is None:
+        snapshot = _synced_snapshots[key] = f"synced_{len(_synced_snapshots)}"
+        migrated.save_rows(snapshot)
     return db
 
 

@@ -21,16 +21,31 @@ from core.pairings.services import PairingAccess
 from core.pluginhost.manager import PluginHost
 from core.settings import Settings
 from core.tenancy.sync import sync_tenants
+from tests.conftest import MigratedDatabase
 from tests.test_identity_sessions import login, tenant_ids
 
 Client = AsyncTestClient[Litestar]
 HOSTS = {"muenchen": "muenchen.localhost:8000", "augsburg": "augsburg.localhost:8000"}
 
 
+# All on one test worker, which then loads the demo once per backend (about 10 s each).
+pytestmark = pytest.mark.xdist_group("home")
+_loaded: set[str] = set()  # the backends whose snapshot "home" holds the demo
+
+
 @pytest.fixture
-async def demo(db: Database, plugins: PluginHost, settings: Settings) -> Database:
+async def demo(
+    db: Database, plugins: PluginHost, settings: Settings, migrated: MigratedDatabase
+) -> Database:
+    """The synced tenants with München's and Augsburg's demo. The tests only read it, so
+    it is loaded once per backend and copied back, row for row, for each later test."""
+    if migrated.backend in _loaded:
+        migrated.restore_rows("home")
+        return db
     await sync_tenants(db, plugins, settings.tenants_dir, settings.themes_dir)
     await load_demo(db, plugins, only=("muenchen", "augsburg"))
+    migrated.save_rows("home")
+    _loaded.add(migrated.backend)
     return db
 
 

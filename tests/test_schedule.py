@@ -1,8 +1,5 @@
 """Periodic jobs: the schedule table, the claim, the fan-out, the loop and the CLI.
 
-# The broker tests share Redis database 15 and RabbitMQ queues: one test worker runs them all.
-pytestmark = pytest.mark.xdist_group("brokers")
-
 Time is a parameter here (``run_due(db, now)``, ``Scheduler(clock=…)``): nothing
 waits for a period to pass. The tasks under test live in a registry of this
 module (``periodic(registry=TEST_TASKS)``), so the core's own tasks stay out of
@@ -52,6 +49,9 @@ from tests.test_jobs_outbox import (
     tenants_without_jobs,
     wait_until,
 )
+
+# The broker tests share Redis database 15 and RabbitMQ queues: one test worker runs them all.
+pytestmark = pytest.mark.xdist_group("brokers")
 
 T0 = datetime(2031, 3, 1, 9, 0, tzinfo=UTC)
 HOUR = timedelta(hours=1)
