@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, PrefixLoader, select_autoescape
+from jinja2.bccache import Bucket, BytecodeCache
 from litestar.template.base import TemplateEngineProtocol
 
 from core.i18n.catalogs import translations
@@ -21,6 +22,31 @@ from core.pluginhost.manager import PluginHost
 from core.web.sites import request_context
 
 CORE_TEMPLATES = Path(__file__).resolve().parent.parent / "templates"
+
+
+class _CompiledTemplates(BytecodeCache):
+    """Compiled templates in memory, shared by every environment of the process.
+
+    Each (theme, plugins, locale) has an environment of its own, so without this every
+    template was parsed and compiled again for each tenant and language (and for each app
+    a test builds). All environments are configured alike and a compiled template is
+    found by its name and file, and used only while its source is unchanged (Jinja keeps
+    a checksum of it), so sharing gives every environment the code it would compile.
+    """
+
+    def __init__(self) -> None:
+        self._code: dict[str, bytes] = {}
+
+    def load_bytecode(self, bucket: Bucket) -> None:
+        code = self._code.get(bucket.key)
+        if code is not None:
+            bucket.bytecode_from_string(code)
+
+    def dump_bytecode(self, bucket: Bucket) -> None:
+        self._code[bucket.key] = bucket.bytecode_to_string()
+
+
+_COMPILED = _CompiledTemplates()
 
 
 class TemplateRenderer:
@@ -72,6 +98,7 @@ class TemplateRenderer:
             extensions=["jinja2.ext.i18n"],
             trim_blocks=True,
             lstrip_blocks=True,
+            bytecode_cache=_COMPILED,
         )
         # Match the extraction (babel.cfg: trimmed = true) so multi-line {% trans %}
         # blocks are looked up by the same msgid they were extracted with.
