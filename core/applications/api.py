@@ -49,7 +49,7 @@ from core.applications.models import (
 from core.db.sessions import Database
 from core.i18n.catalogs import gettext
 from core.identity.guards import CurrentUser, require_login, require_role
-from core.identity.sessions import ClientInfo
+from core.identity.sessions import client_ip
 from core.pluginhost.manager import PluginHost
 from core.reference import languages, occupations
 from core.web.errors import N_, TITLES
@@ -388,10 +388,6 @@ def _kind(value: str, locale: str) -> ApplicationKind:
         raise _invalid({"kind": gettext(locale, UNKNOWN_KIND)}) from None
 
 
-def _ip(request: Request[Any, Any, Any]) -> str | None:
-    return ClientInfo.from_request(request).ip
-
-
 # --- public -----------------------------------------------------------------------------------
 
 
@@ -471,7 +467,7 @@ class ApplicationsApi(Controller):
                     data=checked,
                     locale=locale,
                     user_id=current_user.id if current_user else None,
-                    ip=_ip(request),
+                    ip=client_ip(request),
                 )
         except services.DuplicateApplicationError:
             return _problem(request, 409, DUPLICATE)  # type: ignore[return-value]
@@ -595,7 +591,9 @@ class ApplicationsApi(Controller):
         async with db.tenant_session(tenant.id) as session, session.begin():
             target = await services.access_intake_target(session, cohort_slug, application_id)
             actor = current_user.id if current_user else None
-            note = services.add_note(session, target.application, body, actor, ip=_ip(request))
+            note = services.add_note(
+                session, target.application, body, actor, ip=client_ip(request)
+            )
             await session.flush()
         return _note_out(note)
 
@@ -624,7 +622,7 @@ class ApplicationsApi(Controller):
             async with db.tenant_session(tenant.id) as session, session.begin():
                 target = await services.access_intake_target(session, cohort_slug, application_id)
                 await services.start_review(
-                    session, target, actor, seen_version=data.version, ip=_ip(request)
+                    session, target, actor, seen_version=data.version, ip=client_ip(request)
                 )
         except (services.StaleApplicationError, services.ApplicationStateError):
             return await self._current(request, db, cohort_slug, application_id)  # type: ignore[return-value]
@@ -661,7 +659,7 @@ class ApplicationsApi(Controller):
                 target = await services.access_intake_target(session, cohort_slug, application_id)
                 await services.decide(
                     session, target, decision, reason, actor, seen_version=data.version,
-                    base_url=base_url, ip=_ip(request),
+                    base_url=base_url, ip=client_ip(request),
                 )  # fmt: skip
         except (services.StaleApplicationError, services.ApplicationStateError):
             return await self._current(request, db, cohort_slug, application_id)  # type: ignore[return-value]
@@ -743,7 +741,7 @@ class MyApplicationsApi(Controller):
                 own = await services.access_own_application_by_id(
                     session, current_user.id, application_id
                 )
-                await services.withdraw(session, own, current_user.id, ip=_ip(request))
+                await services.withdraw(session, own, current_user.id, ip=client_ip(request))
         except services.InTandemError:
             return _problem(request, 409, services.IN_TANDEM)  # type: ignore[return-value]
         except (services.ApplicationStateError, services.StaleApplicationError):

@@ -41,7 +41,7 @@ from core.db.sessions import Database
 from core.i18n.catalogs import gettext
 from core.identity.guards import CurrentUser, require_login, require_role
 from core.identity.models import User
-from core.identity.sessions import ClientInfo
+from core.identity.sessions import client_ip
 from core.mail.compose import format_date, format_datetime
 from core.pluginhost.manager import PluginHost
 from core.programmes.models import Cohort, Programme
@@ -64,10 +64,6 @@ def _kind(value: str) -> ApplicationKind:
         return ApplicationKind(value)
     except ValueError:
         raise NotFoundException() from None
-
-
-def _ip(request: Request[Any, Any, Any]) -> str | None:
-    return ClientInfo.from_request(request).ip
 
 
 def _base_url(request: Request[Any, Any, Any]) -> str:
@@ -247,7 +243,7 @@ class ApplicationForms(Controller):
                     data=data,
                     locale=locale,
                     user_id=current_user.id if current_user else None,
-                    ip=_ip(request),
+                    ip=client_ip(request),
                 )
         except services.DuplicateApplicationError:
             state = FormState(raw, {"email": gettext(locale, DUPLICATE)})
@@ -344,7 +340,7 @@ class MyApplications(Controller):
                 own = await services.access_own_application_by_id(
                     session, current_user.id, application_id
                 )
-                await services.withdraw(session, own, current_user.id, ip=_ip(request))
+                await services.withdraw(session, own, current_user.id, ip=client_ip(request))
         except services.InTandemError:
             done = "in_tandem"
         except (services.ApplicationStateError, services.StaleApplicationError):
@@ -553,7 +549,7 @@ class Intake(Controller):
             target = await services.access_intake_target(session, cohort_slug, application_id)
             if error is None:
                 actor = current_user.id if current_user else None
-                services.add_note(session, target.application, body, actor, ip=_ip(request))
+                services.add_note(session, target.application, body, actor, ip=client_ip(request))
         if error is not None:
             return await self._page(
                 request, db, plugins, cohort_slug, application_id,
@@ -578,7 +574,7 @@ class Intake(Controller):
             async with db.tenant_session(tenant.id) as session, session.begin():
                 target = await services.access_intake_target(session, cohort_slug, application_id)
                 await services.start_review(
-                    session, target, actor, seen_version=seen, ip=_ip(request)
+                    session, target, actor, seen_version=seen, ip=client_ip(request)
                 )
         except (services.StaleApplicationError, services.ApplicationStateError):
             return await self._page(
@@ -614,7 +610,7 @@ class Intake(Controller):
                 target = await services.access_intake_target(session, cohort_slug, application_id)
                 await services.decide(
                     session, target, decision, reason, actor, seen_version=_version(form),
-                    base_url=_base_url(request), ip=_ip(request),
+                    base_url=_base_url(request), ip=client_ip(request),
                 )  # fmt: skip
         except (services.StaleApplicationError, services.ApplicationStateError):
             # 409: the current state, and what this coordinator chose, so nothing is lost.

@@ -88,6 +88,11 @@ class ClientInfo:
         return cls(agent, request.client.host if request.client else None)
 
 
+def client_ip(request: ASGIConnection[Any, Any, Any, Any]) -> str | None:
+    """The address a request came from, as the audit log and sessions note it."""
+    return ClientInfo.from_request(request).ip
+
+
 # --- tokens and cookies -----------------------------------------------------------------
 
 

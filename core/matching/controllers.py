@@ -86,10 +86,6 @@ STABLE_TEXT = N_(
 )
 
 
-def _locale(request: Request[Any, Any, Any]) -> str:
-    return request_context(request).locale
-
-
 def _number(value: float, locale: str, digits: int = 2) -> str:
     return format_decimal(round(value, digits), format="#,##0." + "#" * digits, locale=locale)
 
@@ -201,7 +197,7 @@ async def _cohort_page(
     status: int = 200,
 ) -> Template:
     tenant = current_tenant(request)
-    locale = _locale(request)
+    locale = request_context(request).locale
     run_form = run_form or RunForm()
     constraint_form = constraint_form or RunForm()
     async with db.tenant_session(tenant.id) as session:
@@ -360,7 +356,7 @@ async def _run_page(
     status: int = 200,
 ) -> Template:
     tenant = current_tenant(request)
-    locale = _locale(request)
+    locale = request_context(request).locale
     page_text = request.query_params.get("page") or "1"
     page = int(page_text) if page_text.isdigit() and 0 < len(page_text) < 7 else 1
     async with db.tenant_session(tenant.id) as session:
@@ -547,7 +543,7 @@ class MatchingPages(Controller):
                 )
                 run_id = run.id
         except InvalidInput as invalid:
-            form = RunForm(raw, invalid.messages(_locale(request)))
+            form = RunForm(raw, invalid.messages(request_context(request).locale))
             return await _cohort_page(request, db, plugins, cohort_slug, run_form=form, status=422)
         return Redirect(
             path=f"/admin/cohorts/{cohort_slug}/matching/runs/{run_id}", status_code=303
@@ -575,7 +571,7 @@ class MatchingPages(Controller):
         run_id: FromPath[uuid.UUID],
     ) -> Template:
         tenant = current_tenant(request)
-        locale = _locale(request)
+        locale = request_context(request).locale
         form = await request.form()
         send_all = bool(form_text(form, "all", 10))
         chosen = [
@@ -646,7 +642,7 @@ class MatchingPages(Controller):
                 )
                 done = ConstraintKind(constraint.kind).value
         except InvalidInput as invalid:
-            errors = invalid.messages(_locale(request))
+            errors = invalid.messages(request_context(request).locale)
             return await _cohort_page(
                 request,
                 db,

@@ -58,10 +58,6 @@ ANSWER_ERRORS = {
 }
 
 
-def _locale(request: Request[Any, Any, Any]) -> str:
-    return request_context(request).locale
-
-
 def _not_found(request: Request[Any, Any, Any], _exc: Exception) -> Response[Any]:
     return problem(request, 404)
 
@@ -72,7 +68,7 @@ def _forbidden(request: Request[Any, Any, Any], _exc: Exception) -> Response[Any
 
 def _invalid(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     assert isinstance(exc, InvalidInput)
-    return problem(request, 422, errors=exc.messages(_locale(request)))
+    return problem(request, 422, errors=exc.messages(request_context(request).locale))
 
 
 class _Answered(Exception):
@@ -86,7 +82,7 @@ class _Answered(Exception):
 def _already_answered(request: Request[Any, Any, Any], exc: Exception) -> Response[Any]:
     """409 with the check-in as it was stored (answered in another tab, say)."""
     assert isinstance(exc, _Answered)
-    message = gettext(_locale(request), ALREADY_ANSWERED)
+    message = gettext(request_context(request).locale, ALREADY_ANSWERED)
     return problem(request, 409, message, checkin=exc.current)
 
 

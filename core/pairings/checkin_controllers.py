@@ -73,10 +73,6 @@ FIELD_LIMITS = {
 }
 
 
-def _locale(request: Request[Any, Any, Any]) -> str:
-    return request_context(request).locale
-
-
 def _user(current_user: CurrentUser | None) -> CurrentUser:
     assert current_user is not None  # the guards let only signed-in people through
     return current_user
@@ -133,7 +129,7 @@ class CheckInPages(Controller):
         current_user: NamedDependency[CurrentUser | None],
     ) -> Template:
         tenant = current_tenant(request)
-        locale = _locale(request)
+        locale = request_context(request).locale
         user = _user(current_user)
         async with db.tenant_session(tenant.id) as session:
             upcoming = await checkins.upcoming_checkins(session, user, utcnow().date())
@@ -158,7 +154,7 @@ class CheckInPages(Controller):
         checkin_id: FromPath[uuid.UUID],
     ) -> Template:
         done = request.query_params.get("done") == "answered"
-        notice = gettext(_locale(request), ANSWERED) if done else None
+        notice = gettext(request_context(request).locale, ANSWERED) if done else None
         return await _page(request, db, _user(current_user), checkin_id, notice=notice)
 
     @post("/{checkin_id:uuid}", name="checkins.answer")
@@ -170,7 +166,7 @@ class CheckInPages(Controller):
         checkin_id: FromPath[uuid.UUID],
     ) -> Response[Any]:
         tenant = current_tenant(request)
-        locale = _locale(request)
+        locale = request_context(request).locale
         user = _user(current_user)
         form = await request.form()
         values = {name: form_text(form, name, limit) for name, limit in FIELD_LIMITS.items()}
@@ -224,7 +220,7 @@ async def _page(
     status_code: int = 200,
 ) -> Template:
     tenant = current_tenant(request)
-    locale = _locale(request)
+    locale = request_context(request).locale
     async with db.tenant_session(tenant.id) as session:
         try:
             access = await checkins.access_checkin_by_id(session, user, checkin_id)
@@ -301,7 +297,7 @@ class CohortCheckInsAdmin(Controller):
         cohort_slug: FromPath[str],
     ) -> Template:
         tenant = current_tenant(request)
-        locale = _locale(request)
+        locale = request_context(request).locale
         async with db.tenant_session(tenant.id) as session:
             cohort = await services.cohort_by_slug(session, cohort_slug)
             if cohort is None:

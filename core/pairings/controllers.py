@@ -34,7 +34,7 @@ from core.db.base import utcnow
 from core.db.sessions import Database
 from core.i18n.catalogs import gettext
 from core.identity.guards import CurrentUser, require_login, require_role
-from core.identity.sessions import ClientInfo, aware
+from core.identity.sessions import aware, client_ip
 from core.mail.compose import format_date
 from core.pairings import checkins, services
 from core.pairings.checkin_controllers import upcoming_view
@@ -113,10 +113,6 @@ def _as_actor(form: Any) -> Actor | None:
 def site_url(request: Request[Any, Any, Any]) -> str:
     """This site's address, for links in mails (they lead back to this tenant's host)."""
     return f"{request.url.scheme}://{request_context(request).host}"
-
-
-def client_ip(request: Request[Any, Any, Any]) -> str | None:
-    return ClientInfo.from_request(request).ip
 
 
 def signed_in(current_user: CurrentUser | None) -> CurrentUser:
@@ -634,7 +630,7 @@ class CohortPairingsAdmin(Controller):
             db,
             signed_in(current_user),
             cohort_slug,
-            done=_done_notice(done, _locale(request)),
+            done=_done_notice(done, request_context(request).locale),
         )
 
     @post("", name="admin.propose_pairing")
@@ -647,7 +643,7 @@ class CohortPairingsAdmin(Controller):
     ) -> Response[Any]:
         user = signed_in(current_user)
         tenant = current_tenant(request)
-        locale = _locale(request)
+        locale = request_context(request).locale
         form = await request.form()
         values = {
             name: form_text(form, name, 40)
@@ -705,10 +701,6 @@ class CohortPairingsAdmin(Controller):
         )
 
 
-def _locale(request: Request[Any, Any, Any]) -> str:
-    return request_context(request).locale
-
-
 def _uuid(text: str) -> uuid.UUID | None:
     try:
         return uuid.UUID(text)
@@ -734,7 +726,7 @@ async def _cohort_page(
     highlight: str | None = None,
 ) -> Template:
     tenant = current_tenant(request)
-    locale = _locale(request)
+    locale = request_context(request).locale
     wanted = request.query_params.get("state") or ""
     state = PairingState(wanted) if wanted in {s.value for s in PairingState} else None
     async with db.tenant_session(tenant.id) as session:

@@ -28,7 +28,7 @@ from litestar.status_codes import HTTP_201_CREATED, HTTP_204_NO_CONTENT
 from core.db.sessions import Database
 from core.i18n.catalogs import gettext
 from core.identity.guards import CurrentUser, require_role
-from core.identity.sessions import ClientInfo
+from core.identity.sessions import client_ip
 from core.programmes import schemas, services
 from core.programmes.controllers import PUBLIC_PATH, apply_path
 from core.programmes.models import Cohort, Programme
@@ -135,10 +135,6 @@ def handle_body_errors(request: Request[Any, Any, Any], exc: ValidationException
     return _invalid(request, problems)
 
 
-def _ip(request: Request[Any, Any, Any]) -> str | None:
-    return ClientInfo.from_request(request).ip
-
-
 def handle_refused(request: Request[Any, Any, Any], refused: services.Refused) -> Response[Any]:
     """A change the rules refuse now (a programme with cohorts): 409 with the reason."""
     return error_response(request, 409, refused.message)
@@ -182,7 +178,7 @@ class ProgrammesApi(Controller):
         try:
             async with db.tenant_session(tenant.id) as session, session.begin():
                 programme = await services.create_programme(
-                    session, given_fields(data), actor=current_user, ip=_ip(request)
+                    session, given_fields(data), actor=current_user, ip=client_ip(request)
                 )
         except InvalidInput as invalid:
             return _invalid(request, invalid.messages(request_context(request).locale))
@@ -228,7 +224,11 @@ class ProgrammesApi(Controller):
                     session, current_user, slug, for_write=True
                 )
                 await services.update_programme(
-                    session, programme, given_fields(data), actor=current_user, ip=_ip(request)
+                    session,
+                    programme,
+                    given_fields(data),
+                    actor=current_user,
+                    ip=client_ip(request),
                 )
         except InvalidInput as invalid:
             return _invalid(request, invalid.messages(request_context(request).locale))
@@ -253,7 +253,9 @@ class ProgrammesApi(Controller):
             programme = await services.access_programme_by_slug(
                 session, current_user, slug, for_write=True
             )
-            await services.delete_programme(session, programme, actor=current_user, ip=_ip(request))
+            await services.delete_programme(
+                session, programme, actor=current_user, ip=client_ip(request)
+            )
 
     # --- cohorts ------------------------------------------------------------------------
 
@@ -294,7 +296,11 @@ class ProgrammesApi(Controller):
                     session, current_user, slug, for_write=True
                 )
                 cohort = await services.create_cohort(
-                    session, programme, given_fields(data), actor=current_user, ip=_ip(request)
+                    session,
+                    programme,
+                    given_fields(data),
+                    actor=current_user,
+                    ip=client_ip(request),
                 )
                 body = cohort_out(programme, cohort)
         except InvalidInput as invalid:
@@ -350,7 +356,7 @@ class ProgrammesApi(Controller):
                 )
                 await services.update_cohort(
                     session, programme, cohort, given_fields(data), actor=current_user,
-                    ip=_ip(request),
+                    ip=client_ip(request),
                 )  # fmt: skip
                 body = cohort_out(programme, cohort)
         except InvalidInput as invalid:
@@ -381,7 +387,7 @@ class ProgrammesApi(Controller):
                 session, current_user, programme, cohort_slug, for_write=True
             )
             await services.delete_cohort(
-                session, programme, cohort, actor=current_user, ip=_ip(request)
+                session, programme, cohort, actor=current_user, ip=client_ip(request)
             )
 
 

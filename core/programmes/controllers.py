@@ -37,7 +37,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from core.db.sessions import Database
 from core.i18n.catalogs import gettext
 from core.identity.guards import CurrentUser, require_role
-from core.identity.sessions import ClientInfo
+from core.identity.sessions import client_ip
 from core.mail.compose import format_date
 from core.programmes import schemas, services
 from core.programmes.models import Cadence, Cohort, Programme
@@ -313,10 +313,6 @@ def _with_slug(raw: dict[str, Any]) -> dict[str, Any]:
     return raw
 
 
-def _ip(request: Request[Any, Any, Any]) -> str | None:
-    return ClientInfo.from_request(request).ip
-
-
 def _notice(request: Request[Any, Any, Any], locale: str) -> str | None:
     done, name = request.query_params.get("done"), request.query_params.get("name")
     if done in NOTICES and name:
@@ -389,7 +385,7 @@ class ProgrammeAdmin(Controller):
         try:
             async with db.tenant_session(tenant.id) as session, session.begin():
                 programme = await services.create_programme(
-                    session, raw, actor=current_user, ip=_ip(request)
+                    session, raw, actor=current_user, ip=client_ip(request)
                 )
         except InvalidInput as invalid:
             form = EditForm(
@@ -436,7 +432,7 @@ class ProgrammeAdmin(Controller):
                     session, current_user, programme_id, for_write=True
                 )
                 changed = await services.update_programme(
-                    session, programme, raw, actor=current_user, ip=_ip(request)
+                    session, programme, raw, actor=current_user, ip=client_ip(request)
                 )
         except InvalidInput as invalid:
             async with db.tenant_session(tenant.id) as session:
@@ -471,7 +467,7 @@ class ProgrammeAdmin(Controller):
                     problem = CONFIRM_MISSING
                 else:
                     await services.delete_programme(
-                        session, programme, actor=current_user, ip=_ip(request)
+                        session, programme, actor=current_user, ip=client_ip(request)
                     )
         except services.Refused as refused:
             problem = refused.message
@@ -550,7 +546,7 @@ class ProgrammeAdmin(Controller):
                     session, current_user, programme_id, for_write=True
                 )
                 cohort = await services.create_cohort(
-                    session, programme, raw, actor=current_user, ip=_ip(request)
+                    session, programme, raw, actor=current_user, ip=client_ip(request)
                 )
         except InvalidInput as invalid:
             # The failed transaction expired what it loaded: read the programme afresh.
@@ -601,7 +597,7 @@ class ProgrammeAdmin(Controller):
                     session, current_user, programme, cohort_id, for_write=True
                 )
                 changed = await services.update_cohort(
-                    session, programme, cohort, raw, actor=current_user, ip=_ip(request)
+                    session, programme, cohort, raw, actor=current_user, ip=client_ip(request)
                 )
         except InvalidInput as invalid:
             programme, cohort = await self._load_cohort(
@@ -638,7 +634,7 @@ class ProgrammeAdmin(Controller):
                     problem = CONFIRM_MISSING
                 else:
                     await services.delete_cohort(
-                        session, programme, cohort, actor=current_user, ip=_ip(request)
+                        session, programme, cohort, actor=current_user, ip=client_ip(request)
                     )
         except services.Refused as refused:
             problem = refused.message

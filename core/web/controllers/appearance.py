@@ -31,7 +31,7 @@ from core.db.sessions import Database
 from core.i18n import N_
 from core.i18n.catalogs import gettext
 from core.identity.guards import CurrentUser, require_role
-from core.identity.sessions import ClientInfo
+from core.identity.sessions import client_ip
 from core.settings import Settings
 from core.tenancy.appearance import (
     LOGO_VERSION_LENGTH,
@@ -85,10 +85,6 @@ CONFIRM_MISSING = N_("Tick the box to confirm.")
 
 def _settings(request: Request[Any, Any, Any]) -> Settings:
     return request.app.state.settings  # type: ignore[no-any-return]
-
-
-def _ip(request: Request[Any, Any, Any]) -> str | None:
-    return ClientInfo.from_request(request).ip
 
 
 def _done(kind: str) -> Redirect:
@@ -206,7 +202,7 @@ class AppearanceAdmin(Controller):
             theme=form["theme"] or None,
             accent=accent,
             by=current_user.id if current_user else None,
-            ip=_ip(request),
+            ip=client_ip(request),
         )
         request.app.state.resolver.invalidate()
         return _done("saved" if changes else "unchanged")
@@ -230,7 +226,7 @@ class AppearanceAdmin(Controller):
             errors = {"logo": gettext(locale, exc.message, **exc.values)}
             return _page(request, appearance, errors=errors, status_code=422)
         changes = await save_logo(
-            db, tenant.id, logo, by=current_user.id if current_user else None, ip=_ip(request)
+            db, tenant.id, logo, by=current_user.id if current_user else None, ip=client_ip(request)
         )
         request.app.state.resolver.invalidate()
         return _done("logo" if changes else "unchanged")
@@ -244,7 +240,7 @@ class AppearanceAdmin(Controller):
     ) -> Response[Any]:
         tenant = current_tenant(request)
         changes = await save_logo(
-            db, tenant.id, None, by=current_user.id if current_user else None, ip=_ip(request)
+            db, tenant.id, None, by=current_user.id if current_user else None, ip=client_ip(request)
         )
         request.app.state.resolver.invalidate()
         return _done("logo_removed" if changes else "unchanged")
@@ -263,7 +259,7 @@ class AppearanceAdmin(Controller):
             errors = {"confirm": gettext(locale, CONFIRM_MISSING)}
             return _page(request, appearance, errors=errors, status_code=422)
         changes = await reset_appearance(
-            db, tenant.id, by=current_user.id if current_user else None, ip=_ip(request)
+            db, tenant.id, by=current_user.id if current_user else None, ip=client_ip(request)
         )
         request.app.state.resolver.invalidate()
         return _done("reset" if changes else "unchanged")
