@@ -10,7 +10,7 @@ from babel.numbers import format_decimal
 from core.matching.criteria import Criterion, CriterionKind, Factored
 from core.matching.features import Person, Side, Vocabulary, fold
 from plugins.match_location.settings import PLUGIN_ID, LocationSettings
-from plugins.match_support import N_, number, sentence, who
+from plugins.match_support import N_, MentorMemo, number, sentence, who
 
 LABEL = N_("Distance")
 SAME = N_("%(mentee)s and %(mentor)s live in the same district: %(district)s.")
@@ -39,7 +39,7 @@ class LocationCriterion(Criterion):
         self.latitude = sum(known) / len(known) if known else None
         # The mentors' places: every block of a run is scored against the same mentors,
         # and finding their distinct places costs more than the block's distances.
-        self._mentor_places: tuple[Side, np.ndarray, tuple[np.ndarray, np.ndarray]] | None = None
+        self._mentors = MentorMemo()
 
     def evaluate(
         self, mentees: Side, mentors: Side, vocabulary: Vocabulary
@@ -48,7 +48,7 @@ class LocationCriterion(Criterion):
         known = [self.centres.get(name, (math.nan, math.nan)) for name in vocabulary.districts]
         centres = np.array(known, dtype=np.float64).reshape(-1, 2)
         places_a, profile_a = _places(mentees, centres)
-        places_b, profile_b = self._places_of_mentors(mentors, centres)
+        places_b, profile_b = self._mentors.get(mentors, centres, lambda: _places(mentors, centres))
         # Where most people have a place of their own (their own coordinates), the
         # table of distinct places is nearly as large as the block: such a side is
         # scored person by person, and with both sides so, the table is the answer.
@@ -60,22 +60,11 @@ class LocationCriterion(Criterion):
         )
         if rows is None and cols is None:
             return table
-        every = np.arange
         return Factored(
             table,
-            rows if rows is not None else every(len(profile_a)),
-            cols if cols is not None else every(len(profile_b)),
+            rows if rows is not None else np.arange(len(profile_a)),
+            cols if cols is not None else np.arange(len(profile_b)),
         )
-
-    def _places_of_mentors(
-        self, mentors: Side, centres: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray]:
-        memo = self._mentor_places  # one read: another thread may replace it meanwhile
-        if memo is not None and memo[0] is mentors and np.array_equal(memo[1], centres):
-            return memo[2]
-        found = _places(mentors, centres)
-        self._mentor_places = (mentors, centres, found)
-        return found
 
     def _table(self, a: np.ndarray, b: np.ndarray) -> np.ndarray:
         """Scores between places, rows (district, latitude, longitude).
